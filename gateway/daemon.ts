@@ -1,0 +1,114 @@
+import Fastify, { LogController } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { AddressInfo } from 'node:net'
+import type { Config } from '../node/config/settings.ts'
+import { formatListen } from '../node/config/values.ts'
+import { initDataDir, readAdminToken } from '../node/identity/identity.ts'
+import type { Logger } from '../node/log.ts'
+import { MediaStore } from '../node/store/media-store.ts'
+import { removeDaemonRecord, writeDaemonRecord } from '../node/daemon-record.ts'
+import { VERSION } from '../node/version.ts'
+import type { StatusResponse } from '../protocol/admin-api.ts'
+import { adminSurface } from './admin/index.ts'
+import { installErrorHandler } from './errors.ts'
+import { publicSurface } from './public/index.ts'
+
+export interface Daemon {
+  peerId: string
+  httpUrl: string
+  adminUrl: string
+  /** Stops accepting, finishes in-flight requests (up to the shutdown timeout), closes the store. */
+  close: () => Promise<void>
+}
+
+/** Header sizes above this are refused with 431 before any handler runs. */
+const MAX_HEADER_BYTES = 16 * 1024
+/** A connection that sends nothing for this long is closed. */
+const IDLE_TIMEOUT_MS = 60_000
+
+/** The composition root: opens the store and serves the public and admin listeners. */
+export async function startDaemon (config: Config, log: Logger): Promise<Daemon> {
+  const { identity, createdIdentity } = await initDataDir(config.data)
+  if (createdIdentity) {
+    log.warn({ peerId: identity.peerId, file: `${config.data}/identity.key` }, 'created a new node identity: back up identity.key, it cannot be recovered from peers')
+  }
+  const token = await readAdminToken(config.data)
+  const store = new MediaStore({ dataDir: config.data, blockCacheBytes: config.blockCache, minFreeSpace: config.minFreeSpace, log })
+  await store.open()
+  const started = Date.now()
+  let ready = false
+
+  const publicApp = createServer(log)
+  await publicApp.register(publicSurface, { store, isReady: () => ready })
+  const adminApp = createServer(log)
+  let addresses = { http: '', admin: '' }
+  const status = async (): Promise<StatusResponse> => {
+    const stats = await store.stats()
+    return {
+      version: VERSION,
+      peerId: identity.peerId,
+      addresses: { ...addresses, swarm: [] },
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      ...stats
+    }
+  }
+  await adminApp.register(adminSurface, { store, token, maxObjectSize: config.maxObjectSize, status })
+
+  try {
+    await publicApp.listen({ host: config.httpListen.host, port: config.httpListen.port })
+    await adminApp.listen({ host: config.adminListen.host, port: config.adminListen.port })
+  } catch (err) {
+    await Promise.allSettled([publicApp.close(), adminApp.close()])
+    await store.close()
+    throw err
+  }
+  addresses = { http: urlOf(publicApp), admin: urlOf(adminApp) }
+  await writeDaemonRecord(config.data, { pid: process.pid, http: addresses.http, admin: addresses.admin, startedAt: new Date(started).toISOString() })
+  ready = true
+  log.info({ peerId: identity.peerId, http: addresses.http, admin: addresses.admin, data: config.data, version: VERSION }, 'fdn node started')
+
+  let closing: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closing ??= (async () => {
+      ready = false
+      await removeDaemonRecord(config.data)
+      const timer = setTimeout(() => {
+        log.warn({ timeoutMs: config.shutdownTimeout }, 'in-flight requests did not finish in time: closing their connections')
+        publicApp.server.closeAllConnections()
+        adminApp.server.closeAllConnections()
+      }, config.shutdownTimeout)
+      await Promise.all([publicApp.close(), adminApp.close()])
+      clearTimeout(timer)
+      await store.close()
+      log.info('fdn node stopped')
+    })()
+    await closing
+  }
+  return { peerId: identity.peerId, httpUrl: addresses.http, adminUrl: addresses.admin, close }
+}
+
+function createServer (log: Logger): FastifyInstance {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    // one access-log line per request (the onResponse hook below) instead of fastify's two
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { maxParamLength: 1000 },
+    requestTimeout: 0,
+    connectionTimeout: IDLE_TIMEOUT_MS,
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle'
+  })
+  installErrorHandler(app)
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
+  })
+  return app
+}
+
+function urlOf (app: FastifyInstance): string {
+  const address = app.server.address() as AddressInfo
+  const host = address.address === '0.0.0.0' || address.address === '::' ? '127.0.0.1' : address.address
+  return `http://${formatListen({ host, port: address.port })}`
+}

@@ -1,0 +1,135 @@
+import { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import parseRange from 'range-parser'
+import type { CID } from 'multiformats/cid'
+import { cidString, parseCid } from '../../protocol/cid.ts'
+import { RAW_CODEC } from '../../protocol/cid-profile.ts'
+import { FdnError } from '../../protocol/errors.ts'
+import type { MediaStore, ByteRange } from '../../node/store/media-store.ts'
+import { carStream } from './car-stream.ts'
+import { matchesIfNoneMatch } from './conditional.ts'
+import { carContentType, negotiateFormat, RAW_TYPE } from './format.ts'
+import type { CarOptions } from './format.ts'
+import { contentDisposition, setFileType } from './safety.ts'
+
+const IMMUTABLE = 'public, max-age=29030400, immutable'
+
+interface IpfsParams {
+  cid: string
+  '*'?: string
+}
+
+type Query = Record<string, string | undefined>
+
+export interface IpfsRouteOptions {
+  store: MediaStore
+}
+
+/** `GET|HEAD /ipfs/{cid}[/{path}]`: the path gateway and the trustless gateway. */
+export async function ipfsRoutes (app: FastifyInstance, { store }: IpfsRouteOptions): Promise<void> {
+  const handler = async (request: FastifyRequest<{ Params: IpfsParams, Querystring: Query }>, reply: FastifyReply): Promise<unknown> => {
+    const cid = parseCid(request.params.cid)
+    checkPath(cid, request.params['*'])
+    const format = negotiateFormat(request.query, request.headers.accept)
+    reply.header('vary', 'Accept')
+    reply.header('x-ipfs-path', `/ipfs/${request.params.cid}`)
+    reply.header('x-ipfs-roots', cidString(cid))
+    reply.header('cache-control', IMMUTABLE)
+    if (format.kind === 'raw') return await sendRaw(store, cid, request, reply)
+    if (format.kind === 'car') return await sendCar(store, cid, format.car, request, reply)
+    return await sendFile(store, cid, request, reply)
+  }
+  app.route({ method: ['GET', 'HEAD'], url: '/ipfs/:cid', handler })
+  app.route({ method: ['GET', 'HEAD'], url: '/ipfs/:cid/*', handler })
+}
+
+/** Files have no paths below them; a path is still checked, so a malformed one is a 400, not a 404. */
+function checkPath (cid: CID, path: string | undefined): void {
+  if (path == null || path === '') return
+  const segments = path.split('/')
+  if (segments.some(segment => segment === '..' || segment === '.' || segment.includes('\0'))) {
+    throw new FdnError('invalid_path', `path '/${path}' is not a valid content path`)
+  }
+  throw new FdnError('not_found', `${cidString(cid)} is a file: it has no path '/${path}'`)
+}
+
+async function sendFile (store: MediaStore, cid: CID, request: FastifyRequest<{ Querystring: Query }>, reply: FastifyReply): Promise<unknown> {
+  const blob = await store.stat(cid)
+  if (blob == null) throw new FdnError('not_found', `${cidString(cid)} is not held by this node`)
+  const etag = `"${cidString(cid)}"`
+  reply.header('etag', etag)
+  setFileType(reply, blob.mediaType, request.query.filename, request.query.download === 'true')
+  if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) return await reply.code(304).send()
+  const range = pickRange(reply, request.headers.range, blob.size)
+  reply.header('accept-ranges', 'bytes')
+  return await sendBytes(reply, request, range, blob.size, async () => {
+    // a file of one raw block is answered from one buffer: the hot path of small media
+    if (cid.code === RAW_CODEC) return Buffer.from((await store.block(cid)).subarray(range.start, range.end))
+    return Readable.from(store.read(cid, range, abortOf(reply)), { objectMode: false })
+  })
+}
+
+async function sendRaw (store: MediaStore, cid: CID, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  if (!await store.hasBlock(cid)) throw new FdnError('not_found', `block ${cidString(cid)} is not held by this node`)
+  const etag = `"${cidString(cid)}.raw"`
+  reply.header('etag', etag)
+  reply.header('content-type', RAW_TYPE)
+  reply.header('content-disposition', contentDisposition('attachment', `${cidString(cid)}.bin`))
+  if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) return await reply.code(304).send()
+  const bytes = await store.block(cid, abortOf(reply))
+  const range = pickRange(reply, request.headers.range, bytes.length)
+  reply.header('accept-ranges', 'bytes')
+  return await sendBytes(reply, request, range, bytes.length, async () => Buffer.from(bytes.subarray(range.start, range.end)))
+}
+
+async function sendCar (store: MediaStore, cid: CID, car: CarOptions, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  if (!await store.hasBlock(cid)) throw new FdnError('not_found', `${cidString(cid)} is not held by this node`)
+  const etag = `"${cidString(cid)}.car.${car.scope}.dfs.${car.dups ? 'y' : 'n'}"`
+  reply.header('etag', etag)
+  reply.header('content-type', carContentType(car))
+  reply.header('content-disposition', contentDisposition('attachment', `${cidString(cid)}.car`))
+  if (matchesIfNoneMatch(request.headers['if-none-match'], etag)) return await reply.code(304).send()
+  if (request.method === 'HEAD') return await reply.send()
+  const blocks = car.scope === 'block'
+    ? (async function * () { yield { cid, bytes: await store.block(cid) } })()
+    : store.dagBlocks(cid, { dups: car.dups, signal: abortOf(reply) })
+  return await reply.send(Readable.from(carStream(cid, blocks), { objectMode: false }))
+}
+
+/** The single range asked for, or the whole body. Several ranges get the whole body, as RFC 9110 allows. */
+function pickRange (reply: FastifyReply, header: string | undefined, size: number): ByteRange & { partial: boolean } {
+  const whole = { start: 0, end: size, partial: false }
+  if (header == null) return whole
+  const ranges = parseRange(size, header, { combine: true })
+  if (ranges === -2) return whole
+  if (ranges === -1 || ranges.type !== 'bytes') {
+    reply.header('content-range', `bytes */${size}`)
+    throw new FdnError('invalid_range', `range '${header}' is outside the ${size} byte body`)
+  }
+  const [first] = ranges
+  if (ranges.length !== 1 || first == null) return whole
+  return { start: first.start, end: first.end + 1, partial: true }
+}
+
+async function sendBytes (
+  reply: FastifyReply,
+  request: FastifyRequest,
+  range: ByteRange & { partial: boolean },
+  size: number,
+  body: () => Promise<Buffer | Readable>
+): Promise<unknown> {
+  if (range.partial) {
+    reply.code(206)
+    reply.header('content-range', `bytes ${range.start}-${range.end - 1}/${size}`)
+  }
+  reply.header('content-length', range.end - range.start)
+  if (request.method === 'HEAD') return await reply.send()
+  return await reply.send(await body())
+}
+
+/** Aborted when the client goes away before the response is complete, so block reads stop. */
+function abortOf (reply: FastifyReply): AbortSignal {
+  const controller = new AbortController()
+  reply.raw.once('close', () => { if (!reply.raw.writableFinished) controller.abort() })
+  return controller.signal
+}

@@ -1,0 +1,38 @@
+import { Option } from 'commander'
+import type { Command } from 'commander'
+import { loadConfig, unknownEnvironment } from '../../config/load.ts'
+import type { Flags } from '../../config/load.ts'
+import { SETTINGS } from '../../config/settings.ts'
+import type { Config } from '../../config/settings.ts'
+import { createLogger } from '../../log.ts'
+import type { Logger } from '../../log.ts'
+
+/** What `start` runs; the composition root (gateway/daemon.ts) provides it, since node/ may not import gateway/. */
+export type StartDaemon = (config: Config, log: Logger) => Promise<{ close: () => Promise<void> }>
+
+export function startCommand (program: Command, startDaemon: StartDaemon): void {
+  const command = program.command('start')
+    .description('run the node: public gateway, admin API and store (creates the data directory on first start)')
+  for (const setting of SETTINGS) {
+    const defaultText = setting.default != null ? ` (default ${setting.default})` : ''
+    command.addOption(new Option(`${setting.flag} <value>`, `${setting.describe}; env ${setting.env}${defaultText}`))
+  }
+  command.action(async (options: Flags) => {
+    const config = loadConfig({ env: process.env, flags: options })
+    const log = createLogger(config.logLevel)
+    for (const name of unknownEnvironment(process.env)) log.warn({ variable: name }, 'unknown FDN_* environment variable ignored')
+    const daemon = await startDaemon(config, log)
+    let stopping = false
+    const stop = (signal: string): void => {
+      if (stopping) return
+      stopping = true
+      log.info({ signal }, 'shutting down: finishing in-flight requests')
+      daemon.close().then(() => process.exit(0), (err: unknown) => {
+        log.error({ err }, 'shutdown failed')
+        process.exit(1)
+      })
+    }
+    process.on('SIGTERM', () => { stop('SIGTERM') })
+    process.on('SIGINT', () => { stop('SIGINT') })
+  })
+}

@@ -1,0 +1,27 @@
+import type { Command } from 'commander'
+import { ADMIN_ROUTES } from '../../../protocol/admin-api.ts'
+import type { StatusResponse } from '../../../protocol/admin-api.ts'
+import { AdminClient } from '../admin-client.ts'
+import { formatBytes, print } from '../output.ts'
+import { dataDirOf } from '../shared-options.ts'
+
+export function statusCommand (program: Command): void {
+  program.command('status')
+    .description('show the running node: identity, addresses, objects, blobs and bytes')
+    .option('--data <dir>', 'data directory of the node (default: $FDN_DATA or ./data)')
+    .option('--json', 'print the status as JSON')
+    .action(async (options: { data?: string, json?: boolean }) => {
+      const client = await AdminClient.connect(dataDirOf(options), process.env)
+      const status = await client.request<StatusResponse>(ADMIN_ROUTES.status)
+      print(options.json === true, status, () => [
+        `fdn ${status.version}, up ${status.uptimeSeconds}s`,
+        `peer ID:   ${status.peerId}`,
+        `gateway:   ${status.addresses.http}`,
+        `admin:     ${status.addresses.admin}`,
+        `objects:   ${status.objects}`,
+        `blobs:     ${status.blobs}`,
+        `logical:   ${formatBytes(status.logicalBytes)} (what users hold)`,
+        `physical:  ${formatBytes(status.physicalBytes)} (what the disk holds)`
+      ].join('\n'))
+    })
+}

@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises'
+import path from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+
+export const IDENTITY_FILE = 'identity.key'
+export const ADMIN_TOKEN_FILE = 'admin.token'
+
+export interface Identity {
+  privateKey: PrivateKey
+  peerId: string
+}
+
+export interface InitResult {
+  identity: Identity
+  /** false when an existing identity was kept. */
+  createdIdentity: boolean
+  createdToken: boolean
+}
+
+/**
+ * Creates the data directory, the node's Ed25519 identity and the admin token
+ * where they are missing. Never replaces an existing identity: it names the
+ * node in the swarm and signs its records.
+ */
+export async function initDataDir (dataDir: string): Promise<InitResult> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  const keyFile = path.join(dataDir, IDENTITY_FILE)
+  let createdIdentity = false
+  let privateKey = await readKey(keyFile)
+  if (privateKey == null) {
+    privateKey = await generateKeyPair('Ed25519')
+    await writeSecret(keyFile, privateKeyToProtobuf(privateKey))
+    createdIdentity = true
+  }
+  const tokenFile = path.join(dataDir, ADMIN_TOKEN_FILE)
+  let createdToken = false
+  if (await readOptional(tokenFile) == null) {
+    await writeSecret(tokenFile, `${randomBytes(32).toString('base64url')}\n`)
+    createdToken = true
+  }
+  return { identity: { privateKey, peerId: peerIdFromPrivateKey(privateKey).toString() }, createdIdentity, createdToken }
+}
+
+export async function loadIdentity (dataDir: string): Promise<Identity> {
+  const keyFile = path.join(dataDir, IDENTITY_FILE)
+  const privateKey = await readKey(keyFile)
+  if (privateKey == null) throw new Error(`no identity in ${keyFile}: run 'fdn init' first`)
+  return { privateKey, peerId: peerIdFromPrivateKey(privateKey).toString() }
+}
+
+export async function readAdminToken (dataDir: string): Promise<string> {
+  const file = path.join(dataDir, ADMIN_TOKEN_FILE)
+  const token = await readOptional(file)
+  if (token == null || token.toString('utf8').trim() === '') throw new Error(`no admin token in ${file}: run 'fdn init' first`)
+  return token.toString('utf8').trim()
+}
+
+async function readKey (file: string): Promise<PrivateKey | undefined> {
+  const bytes = await readOptional(file)
+  if (bytes == null) return undefined
+  try {
+    return privateKeyFromProtobuf(bytes)
+  } catch (err) {
+    throw new Error(`${file} is not a libp2p private key (${(err as Error).message}); restore it from your backup`)
+  }
+}
+
+async function readOptional (file: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(file)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+async function writeSecret (file: string, content: Uint8Array | string): Promise<void> {
+  await writeFile(file, content, { mode: 0o600, flag: 'wx' })
+  await chmod(file, 0o600)
+}

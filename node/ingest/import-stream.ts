@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto'
+import type { CID } from 'multiformats/cid'
+import { CHUNK_SIZE } from '../../protocol/cid-profile.ts'
+import { FdnError } from '../../protocol/errors.ts'
+import { BalancedDagBuilder } from './dag-builder.ts'
+import type { Block } from './dag-builder.ts'
+import { fixedChunks } from './chunker.ts'
+import { detectMediaType, SNIFF_BYTES } from './media-type.ts'
+
+/** Where the importer writes blocks; the store decides how. */
+export interface BlockSink {
+  put: (block: Block) => Promise<void>
+}
+
+export interface ImportOptions {
+  /** Bytes above which the import fails with `too_large`. */
+  maxSize: number
+  signal?: AbortSignal
+}
+
+export interface ImportResult {
+  cid: CID
+  size: number
+  sha256: string
+  md5: string
+  mediaType: string
+  /** Every distinct block of the DAG, root included. */
+  blocks: CID[]
+  /** Bytes of those blocks: what the blob costs on disk. */
+  storedBytes: number
+}
+
+/** Block writes allowed in flight: bounds memory to a few chunks. */
+const WRITE_WINDOW = 4
+
+/**
+ * One streaming pass over a file: chunks it, builds its DAG and computes its
+ * CID, whole-file SHA-256 and MD5 and media type, writing blocks as it goes.
+ * Memory stays at a few chunks whatever the file size.
+ */
+export async function importStream (source: AsyncIterable<Uint8Array>, sink: BlockSink, options: ImportOptions): Promise<ImportResult> {
+  const sha256 = createHash('sha256')
+  const md5 = createHash('md5')
+  const dag = new BalancedDagBuilder()
+  const blocks = new Map<string, CID>()
+  const pending: Array<Promise<void>> = []
+  let head: Uint8Array | undefined
+  let size = 0
+  let storedBytes = 0
+
+  const store = async (produced: Block[]): Promise<void> => {
+    for (const block of produced) {
+      const key = block.cid.toString()
+      if (blocks.has(key)) continue
+      blocks.set(key, block.cid)
+      storedBytes += block.bytes.length
+      const write = sink.put(block)
+      write.catch(() => {}) // awaited below; this only keeps an early failure from being "unhandled"
+      pending.push(write)
+      if (pending.length >= WRITE_WINDOW) await pending.shift()
+    }
+  }
+
+  try {
+    for await (const chunk of fixedChunks(source, CHUNK_SIZE)) {
+      options.signal?.throwIfAborted()
+      size += chunk.length
+      if (size > options.maxSize) {
+        throw new FdnError('too_large', `body exceeds the ${options.maxSize} byte limit`)
+      }
+      head ??= chunk.subarray(0, SNIFF_BYTES)
+      sha256.update(chunk)
+      md5.update(chunk)
+      await store(dag.addChunk(chunk))
+    }
+    const { root, blocks: last } = dag.finish()
+    await store(last)
+    await Promise.all(pending)
+    return {
+      cid: root.cid,
+      size,
+      sha256: sha256.digest('hex'),
+      md5: md5.digest('hex'),
+      mediaType: await detectMediaType(head ?? new Uint8Array(0)),
+      blocks: [...blocks.values()],
+      storedBytes
+    }
+  } finally {
+    await Promise.allSettled(pending)
+  }
+}

@@ -1,0 +1,37 @@
+import type { CidString } from '../../protocol/cid.ts'
+
+/** One stored blob: what DESIGN.md's `blob` table holds. */
+export interface BlobRecord {
+  cid: CidString
+  size: number
+  sha256: string
+  md5: string
+  mediaType: string
+  firstSeen: string
+  refcount: number
+  /** Distinct blocks of the DAG and their bytes on disk. */
+  blocks: number
+  storedBytes: number
+}
+
+/**
+ * Who holds a blob. `pin` is an operator's `fdn add`; objects of tenants and
+ * ActivityPub owners add kinds of their own.
+ */
+export type RefKind = 'pin'
+
+export interface RefRecord {
+  kind: RefKind
+  /** Identifies the holder within its kind; the pair is unique per blob. */
+  holder: string
+  created: string
+}
+
+export interface Stats {
+  objects: number
+  blobs: number
+  logicalBytes: number
+  physicalBytes: number
+}
+
+export const EMPTY_STATS: Stats = { objects: 0, blobs: 0, logicalBytes: 0, physicalBytes: 0 }

@@ -1,0 +1,38 @@
+/**
+ * Error codes shared by every surface. Each surface maps a code to its own
+ * protocol (HTTP status and JSON body, S3 XML, CLI exit) in one place.
+ */
+export type ErrorCode =
+  | 'invalid_cid'
+  | 'invalid_path'
+  | 'invalid_request'
+  | 'invalid_range'
+  | 'not_found'
+  | 'unauthorized'
+  | 'too_large'
+  | 'aborted'
+  | 'insufficient_storage'
+  | 'corrupt_block'
+  | 'unavailable'
+  | 'internal'
+
+export class FdnError extends Error {
+  readonly code: ErrorCode
+  override readonly cause?: unknown
+
+  constructor (code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message)
+    this.name = 'FdnError'
+    this.code = code
+    this.cause = options?.cause
+  }
+}
+
+export function isFdnError (err: unknown): err is FdnError {
+  return err instanceof FdnError
+}
+
+/** The JSON error body of the gateway, the admin API and the retrieve API. */
+export interface ErrorBody {
+  error: { code: ErrorCode, message: string }
+}
