@@ -10,7 +10,7 @@ import { removeDaemonRecord, writeDaemonRecord } from '../node/daemon-record.ts'
 import { VERSION } from '../node/version.ts'
 import type { StatusResponse } from '../protocol/admin-api.ts'
 import { adminSurface } from './admin/index.ts'
-import { installErrorHandler } from './errors.ts'
+import { clientErrorHandler, frameworkErrors, installErrorHandler } from './errors.ts'
 import { publicSurface } from './public/index.ts'
 
 export interface Daemon {
@@ -77,7 +77,14 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
         publicApp.server.closeAllConnections()
         adminApp.server.closeAllConnections()
       }, config.shutdownTimeout)
+      // fastify closes the connections that are idle when close starts; a keep-alive connection
+      // whose in-flight response ends later would hold the exit back until its keep-alive timeout
+      const sweep = setInterval(() => {
+        publicApp.server.closeIdleConnections()
+        adminApp.server.closeIdleConnections()
+      }, 50)
       await Promise.all([publicApp.close(), adminApp.close()])
+      clearInterval(sweep)
       clearTimeout(timer)
       await store.close()
       log.info('fdn node stopped')
@@ -98,7 +105,9 @@ function createServer (log: Logger): FastifyInstance {
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     exposeHeadRoutes: false,
     return503OnClosing: true,
-    forceCloseConnections: 'idle'
+    forceCloseConnections: 'idle',
+    frameworkErrors,
+    clientErrorHandler: clientErrorHandler(MAX_HEADER_BYTES)
   })
   installErrorHandler(app)
   app.addHook('onResponse', async (request, reply) => {

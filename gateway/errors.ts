@@ -1,4 +1,7 @@
-import type { FastifyError, FastifyInstance } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { SAFETY_HEADERS } from './public/safety.ts'
 import { FdnError } from '../protocol/errors.ts'
 import type { ErrorBody, ErrorCode } from '../protocol/errors.ts'
 
@@ -9,6 +12,18 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
   invalid_range: 416,
   not_found: 404,
+  no_such_bucket: 404,
+  no_such_key: 404,
+  no_such_upload: 404,
+  key_too_long: 400,
+  quota_exceeded: 403,
+  conflict: 409,
+  precondition_failed: 412,
+  not_modified: 304,
+  invalid_part: 400,
+  invalid_part_order: 400,
+  entity_too_small: 400,
+  forbidden: 403,
   unauthorized: 401,
   too_large: 413,
   aborted: 400,
@@ -46,6 +61,51 @@ export function installErrorHandler (app: FastifyInstance): void {
     return reply.code(500).send(errorBody('internal', 'internal error'))
   })
   app.setNotFoundHandler((request, reply) => {
+    reply.headers(SAFETY_HEADERS)
+    reply.header('cache-control', 'no-store')
     return reply.code(404).send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`))
   })
+}
+
+/**
+ * Fastify's `frameworkErrors`: requests its router refuses before any route
+ * runs (a bad percent-encoding, an over-long path segment) get the same JSON
+ * error body and serving-safety headers as every other error, never fastify's
+ * own shape.
+ */
+export function frameworkErrors (err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  reply.headers(SAFETY_HEADERS)
+  reply.header('cache-control', 'no-store')
+  const status = err.statusCode != null && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400
+  void reply.code(status).send(errorBody(err.code === 'FST_ERR_BAD_URL' ? 'invalid_path' : 'invalid_request', err.message))
+}
+
+/**
+ * Fastify's `clientErrorHandler`: an HTTP request node cannot even parse
+ * (headers over the limit, garbage) is answered on the raw socket, still with
+ * a JSON error body, then the connection is closed.
+ */
+export function clientErrorHandler (maxHeaderBytes: number): (err: Error & { code?: string }, socket: Socket) => void {
+  return (err, socket) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return
+    const [status, code, message]: [number, ErrorCode, string] = err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'invalid_request', `request headers exceed the ${maxHeaderBytes} byte limit`]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'invalid_request', 'the request was not received in time']
+        : err.code === 'HPE_INVALID_EOF_STATE'
+          ? [400, 'aborted', 'the request ended before the end of its body: nothing was kept']
+          : [400, 'invalid_request', 'malformed HTTP request']
+    const body = JSON.stringify(errorBody(code, message))
+    const headers = {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      'cache-control': 'no-store',
+      ...SAFETY_HEADERS,
+      connection: 'close'
+    }
+    if (socket.writable) {
+      socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`)
+    }
+    socket.destroy(err)
+  }
 }

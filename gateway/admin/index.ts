@@ -36,6 +36,12 @@ export async function adminSurface (app: FastifyInstance, options: AdminSurfaceO
         signal: controller.signal
       })
     } catch (err) {
+      // the rest of the body will never be read: close the connection after the answer (as fastify
+      // does when a body parser fails), or it stays stuck and holds up a graceful shutdown
+      if (!request.raw.complete) reply.header('connection', 'close')
+      // the store's own verdict (too_large, insufficient_storage) stands even though giving up
+      // on the body destroys the request, which fires 'aborted' as if the client had gone
+      if (err instanceof FdnError) throw err
       if (controller.signal.aborted || (err as NodeJS.ErrnoException).code === 'ECONNRESET') {
         throw new FdnError('aborted', 'upload aborted by the client before its end: nothing was kept', { cause: err })
       }

@@ -64,7 +64,7 @@ async function sendFile (store: MediaStore, cid: CID, request: FastifyRequest<{ 
   reply.header('accept-ranges', 'bytes')
   return await sendBytes(reply, request, range, blob.size, async () => {
     // a file of one raw block is answered from one buffer: the hot path of small media
-    if (cid.code === RAW_CODEC) return Buffer.from((await store.block(cid)).subarray(range.start, range.end))
+    if (cid.code === RAW_CODEC) return bufferView(await store.block(cid), range)
     return Readable.from(store.read(cid, range, abortOf(reply)), { objectMode: false })
   })
 }
@@ -79,7 +79,7 @@ async function sendRaw (store: MediaStore, cid: CID, request: FastifyRequest, re
   const bytes = await store.block(cid, abortOf(reply))
   const range = pickRange(reply, request.headers.range, bytes.length)
   reply.header('accept-ranges', 'bytes')
-  return await sendBytes(reply, request, range, bytes.length, async () => Buffer.from(bytes.subarray(range.start, range.end)))
+  return await sendBytes(reply, request, range, bytes.length, async () => bufferView(bytes, range))
 }
 
 async function sendCar (store: MediaStore, cid: CID, car: CarOptions, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
@@ -125,6 +125,11 @@ async function sendBytes (
   reply.header('content-length', range.end - range.start)
   if (request.method === 'HEAD') return await reply.send()
   return await reply.send(await body())
+}
+
+/** A Buffer over part of a block without copying it: the block may sit in the verified cache and is never written to. */
+function bufferView (bytes: Uint8Array, range: ByteRange): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + range.start, range.end - range.start)
 }
 
 /** Aborted when the client goes away before the response is complete, so block reads stop. */

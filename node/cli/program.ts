@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { ConfigError } from '../config/load.ts'
+import { IdentityError } from '../identity/identity.ts'
 import { VERSION } from '../version.ts'
 import { CliError } from './admin-client.ts'
 import { addCommand } from './commands/add.ts'
@@ -35,7 +36,7 @@ export async function runCli (argv: string[], deps: CliDependencies): Promise<vo
     await program.parseAsync(argv)
   } catch (err) {
     if (err instanceof CommanderError) process.exit(err.exitCode)
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof IdentityError) {
       process.stderr.write(`fdn: ${err.message}\n`)
       process.exit(2)
     }

@@ -8,8 +8,11 @@ export interface ListenAddress {
   port: number
 }
 
+const SIZE = /^\d+(?:\.\d+)?\s*(?:b|kb|mb|gb|tb|pb)?$/i
+const DURATION = /^\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)$/
+
 export function parseSize (raw: string): number {
-  const value = /^\d+$/.test(raw) ? Number(raw) : bytes.parse(raw)
+  const value = !SIZE.test(raw) ? null : /^\d+$/.test(raw) ? Number(raw) : bytes.parse(raw)
   if (value == null || !Number.isSafeInteger(value) || value < 0) {
     throw new Error(`expected a size such as 512KB, 20MB or 2GB, got '${raw}'`)
   }
@@ -17,7 +20,7 @@ export function parseSize (raw: string): number {
 }
 
 export function parseDuration (raw: string): number {
-  const value = /^\d+$/.test(raw) ? undefined : ms(raw as ms.StringValue)
+  const value = DURATION.test(raw) ? ms(raw as ms.StringValue) : undefined
   if (value == null || !Number.isFinite(value) || value < 0) {
     throw new Error(`expected a duration such as 500ms, 30s, 5m or 2h, got '${raw}'`)
   }

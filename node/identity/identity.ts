@@ -8,6 +8,14 @@ import type { PrivateKey } from '@libp2p/interface'
 export const IDENTITY_FILE = 'identity.key'
 export const ADMIN_TOKEN_FILE = 'admin.token'
 
+/** The data directory's identity cannot be used; its message is the one line the operator sees. */
+export class IdentityError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'IdentityError'
+  }
+}
+
 export interface Identity {
   privateKey: PrivateKey
   peerId: string
@@ -64,7 +72,7 @@ async function readKey (file: string): Promise<PrivateKey | undefined> {
   try {
     return privateKeyFromProtobuf(bytes)
   } catch (err) {
-    throw new Error(`${file} is not a libp2p private key (${(err as Error).message}); restore it from your backup`)
+    throw new IdentityError(`${file} is not a libp2p private key (${(err as Error).message}); restore it from your backup`)
   }
 }
 

@@ -16,10 +16,16 @@ export interface Block {
  * memory holds at most 1024 links per level, never the file.
  */
 export class BalancedDagBuilder {
+  private readonly maxChildren: number
   private readonly levels: FileLink[][] = [[]]
   /** Whether a level has already handed a parent to the level above. */
   private readonly spilled: boolean[] = [false]
   private leaves = 0
+
+  /** `maxChildren` is the profile's 1024; tests use small values to build deep trees from small files. */
+  constructor (maxChildren: number = MAX_CHILDREN) {
+    this.maxChildren = maxChildren
+  }
 
   /** Adds the next chunk; returns the blocks to store (the leaf, and any parents it completed). */
   addChunk (chunk: Uint8Array): Block[] {
@@ -54,7 +60,7 @@ export class BalancedDagBuilder {
   private push (level: number, link: FileLink, blocks: Block[]): void {
     const items = this.levels[level] ?? (this.levels[level] = [])
     items.push(link)
-    if (items.length === MAX_CHILDREN) this.reduce(level, blocks)
+    if (items.length === this.maxChildren) this.reduce(level, blocks)
   }
 
   private reduce (level: number, blocks: Block[]): void {

@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
 import { CHUNK_SIZE } from '../../protocol/cid-profile.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import { BalancedDagBuilder } from './dag-builder.ts'
 import type { Block } from './dag-builder.ts'
 import { fixedChunks } from './chunker.ts'
+import { FileHashes } from './file-hashes.ts'
+import type { HashPool } from './hash-pool.ts'
 import { detectMediaType, SNIFF_BYTES } from './media-type.ts'
 
 /** Where the importer writes blocks; the store decides how. */
@@ -16,6 +17,11 @@ export interface ImportOptions {
   /** Bytes above which the import fails with `too_large`. */
   maxSize: number
   signal?: AbortSignal
+  /** The profile's chunk size and fan-out unless given (tests shrink them to build deep DAGs). */
+  chunkSize?: number
+  maxChildren?: number
+  /** Threads for the whole-file hashes of large files; inline hashing without one. */
+  hashPool?: HashPool
 }
 
 export interface ImportResult {
@@ -39,9 +45,8 @@ const WRITE_WINDOW = 4
  * Memory stays at a few chunks whatever the file size.
  */
 export async function importStream (source: AsyncIterable<Uint8Array>, sink: BlockSink, options: ImportOptions): Promise<ImportResult> {
-  const sha256 = createHash('sha256')
-  const md5 = createHash('md5')
-  const dag = new BalancedDagBuilder()
+  const hashes = new FileHashes(options.hashPool)
+  const dag = new BalancedDagBuilder(options.maxChildren)
   const blocks = new Map<string, CID>()
   const pending: Array<Promise<void>> = []
   let head: Uint8Array | undefined
@@ -62,29 +67,31 @@ export async function importStream (source: AsyncIterable<Uint8Array>, sink: Blo
   }
 
   try {
-    for await (const chunk of fixedChunks(source, CHUNK_SIZE)) {
+    for await (const chunk of fixedChunks(source, options.chunkSize ?? CHUNK_SIZE)) {
       options.signal?.throwIfAborted()
       size += chunk.length
       if (size > options.maxSize) {
         throw new FdnError('too_large', `body exceeds the ${options.maxSize} byte limit`)
       }
       head ??= chunk.subarray(0, SNIFF_BYTES)
-      sha256.update(chunk)
-      md5.update(chunk)
-      await store(dag.addChunk(chunk))
+      await Promise.all([hashes.update(chunk), store(dag.addChunk(chunk))])
     }
     const { root, blocks: last } = dag.finish()
     await store(last)
     await Promise.all(pending)
+    const { sha256, md5 } = await hashes.digest(() => Buffer.from(root.cid.multihash.digest).toString('hex'))
     return {
       cid: root.cid,
       size,
-      sha256: sha256.digest('hex'),
-      md5: md5.digest('hex'),
+      sha256,
+      md5,
       mediaType: await detectMediaType(head ?? new Uint8Array(0)),
       blocks: [...blocks.values()],
       storedBytes
     }
+  } catch (err) {
+    hashes.drop()
+    throw err
   } finally {
     await Promise.allSettled(pending)
   }

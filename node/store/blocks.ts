@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
-import { stat } from 'node:fs/promises'
+import { rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast } from 'blockstore-fs/sharding'
 import { LRUCache } from 'lru-cache'
-import type { CID } from 'multiformats/cid'
-import { IDENTITY_HASH } from '../../protocol/cid-profile.ts'
+import { CID } from 'multiformats/cid'
+import { DAG_PB_CODEC, IDENTITY_HASH, RAW_CODEC } from '../../protocol/cid-profile.ts'
 import { cidString } from '../../protocol/cid.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import type { Block } from '../ingest/dag-builder.ts'
@@ -52,7 +52,14 @@ export class Blocks {
     if (inFlight != null) return await inFlight
     const write = (async () => {
       if (await this.fs.has(block.cid)) return
-      await this.fs.put(block.cid, block.bytes)
+      try {
+        await this.fs.put(block.cid, block.bytes)
+      } catch (err) {
+        // blockstore-fs writes through a temporary file, which a failed write (a full disk) leaves behind
+        const { dir, file } = this.sharding.encode(block.cid)
+        await rm(path.join(this.fs.path, dir, `.${file}.tmp`), { force: true }).catch(() => {})
+        throw err
+      }
     })()
     this.writing.set(key, write)
     try {
@@ -92,6 +99,8 @@ export class Blocks {
   }
 
   async delete (cid: CID): Promise<void> {
+    // the file is named by the multihash alone: forget the bytes under every CID they were cached as
+    for (const codec of [RAW_CODEC, DAG_PB_CODEC]) this.cache?.delete(CID.createV1(codec, cid.multihash).toString())
     this.cache?.delete(cid.toString())
     await this.fs.delete(cid)
   }
@@ -120,7 +129,8 @@ function storageError (err: unknown): FdnError {
 function findErrno (err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e != null && depth < 5; depth++) {
     const code = (e as NodeJS.ErrnoException).code
-    if (typeof code === 'string' && code.startsWith('E')) return code
+    // errno codes only (ENOSPC, EACCES, …): blockstore-fs wraps them in errors coded ERR_PUT_FAILED
+    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code
     const message = (e as Error).message
     const match = typeof message === 'string' ? /\b(ENOSPC|EDQUOT|EACCES|EROFS)\b/.exec(message) : null
     if (match != null) return match[1]

@@ -14,6 +14,8 @@ type Op = AbstractBatchOperation<Db, string, unknown>
 export interface NewBlob {
   record: Omit<BlobRecord, 'refcount' | 'firstSeen'>
   blocks: CID[]
+  /** Bytes of each block by CID string, so a block another blob already holds is not counted twice on disk. */
+  blockSizes?: ReadonlyMap<string, number>
 }
 
 export interface CommitResult {
@@ -80,13 +82,16 @@ export class IndexDb {
       const created = record == null
       if (record == null) {
         record = { ...blob.record, refcount: 0, firstSeen: new Date().toISOString() }
+        let newBytes = 0
         for (const block of blob.blocks) {
           const key = cidString(block)
           const count = await this.blockRefs.get(key) ?? 0
+          if (count === 0) newBytes += blob.blockSizes?.get(key) ?? 0
           ops.push({ type: 'put', sublevel: this.blockRefs, key, value: count + 1 })
         }
         stats.blobs++
-        stats.physicalBytes += record.storedBytes
+        // the disk holds each block once, however many blobs share it
+        stats.physicalBytes += blob.blockSizes != null ? newBytes : record.storedBytes
       }
       const refKey = `${cid}/${ref.kind}:${ref.holder}`
       if (await this.refs.get(refKey) == null) {

@@ -2,13 +2,15 @@ import { readdir, rm, stat, statfs } from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger } from 'pino'
 import { CID } from 'multiformats/cid'
-import { IDENTITY_HASH, RAW_CODEC } from '../../protocol/cid-profile.ts'
+import { base32 } from 'multiformats/bases/base32'
+import { CHUNK_SIZE, DAG_PB_CODEC, IDENTITY_HASH, RAW_CODEC } from '../../protocol/cid-profile.ts'
 import { cidString } from '../../protocol/cid.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import { dagPbLinks, decodeFileNode } from '../../protocol/unixfs-file.ts'
 import type { GcResponse, VerifyResponse } from '../../protocol/admin-api.ts'
 import type { Block } from '../ingest/dag-builder.ts'
 import { importStream } from '../ingest/import-stream.ts'
+import { HashPool } from '../ingest/hash-pool.ts'
 import { detectMediaType } from '../ingest/media-type.ts'
 import { Blocks } from './blocks.ts'
 import { Claims } from './claims.ts'
@@ -52,6 +54,7 @@ export class MediaStore {
   private readonly index: IndexDb
   private readonly claims = new Claims()
   private readonly deleting = new Map<string, Promise<void>>()
+  private readonly hashPool = new HashPool({ slotSize: CHUNK_SIZE })
   private readonly options: MediaStoreOptions
 
   constructor (options: MediaStoreOptions) {
@@ -72,15 +75,18 @@ export class MediaStore {
   async close (): Promise<void> {
     await this.index.close()
     await this.blocks.close()
+    await this.hashPool.close()
   }
 
   /** Ingests a byte stream and records a reference to it. */
   async add (source: AsyncIterable<Uint8Array>, options: AddOptions): Promise<CommitResult> {
     await this.checkFreeSpace()
     const claimed: CID[] = []
+    const blockSizes = new Map<string, number>()
     const sink = {
       put: async (block: Block) => {
-        const key = block.cid.toString()
+        blockSizes.set(cidString(block.cid), block.bytes.length)
+        const key = blockKey(block.cid)
         this.claims.claim(key)
         claimed.push(block.cid)
         await this.deleting.get(key)
@@ -88,8 +94,8 @@ export class MediaStore {
       }
     }
     try {
-      const { blocks, ...record } = await importStream(source, sink, { maxSize: options.maxSize, signal: options.signal })
-      const commit = await this.index.addRef({ record: { ...record, cid: cidString(record.cid), blocks: blocks.length }, blocks }, options.ref)
+      const { blocks, ...record } = await importStream(source, sink, { maxSize: options.maxSize, signal: options.signal, hashPool: this.hashPool })
+      const commit = await this.index.addRef({ record: { ...record, cid: cidString(record.cid), blocks: blocks.length }, blocks, blockSizes }, options.ref)
       this.release(claimed)
       return commit
     } catch (err) {
@@ -103,7 +109,7 @@ export class MediaStore {
   }
 
   private release (claimed: CID[]): void {
-    for (const cid of claimed) this.claims.release(cid.toString())
+    for (const cid of claimed) this.claims.release(blockKey(cid))
   }
 
   async stat (cid: CID): Promise<BlobRecord | undefined> {
@@ -195,7 +201,7 @@ export class MediaStore {
     const unused: CID[] = []
     for await (const cid of this.blocks.all()) {
       report.blocksScanned++
-      if (!this.claims.isClaimed(cid.toString()) && await this.index.blockRefCount(cid) === 0) unused.push(cid)
+      if (!this.claims.isClaimed(blockKey(cid)) && !await this.isReferenced(cid)) unused.push(cid)
     }
     for (const cid of unused) {
       const freed = await this.dropIfUnused(cid)
@@ -215,8 +221,8 @@ export class MediaStore {
    * never deleted under an ingest that is about to rely on it.
    */
   private async dropIfUnused (cid: CID): Promise<number> {
-    if (await this.index.blockRefCount(cid) > 0) return 0
-    const key = cid.toString()
+    if (await this.isReferenced(cid)) return 0
+    const key = blockKey(cid)
     if (this.claims.isClaimed(key) || this.deleting.has(key)) return 0
     let size = 0
     const removal = (async () => {
@@ -230,6 +236,18 @@ export class MediaStore {
       this.deleting.delete(key)
     }
     return size
+  }
+
+  /**
+   * Whether any blob's DAG holds these bytes. The blockstore files a block by
+   * its multihash alone (and lists it back as a CIDv0, i.e. dag-pb), while the
+   * index counts references per CID: ask for the raw and the dag-pb CID alike.
+   */
+  private async isReferenced (cid: CID): Promise<boolean> {
+    for (const codec of [RAW_CODEC, DAG_PB_CODEC]) {
+      if (await this.index.blockRefCount(CID.createV1(codec, cid.multihash)) > 0) return true
+    }
+    return false
   }
 
   private async removeStaleTemps (): Promise<number> {
@@ -257,6 +275,11 @@ export class MediaStore {
       throw new FdnError('insufficient_storage', `the node's disk has ${free} bytes free, below its ${this.options.minFreeSpace} byte reserve`)
     }
   }
+}
+
+/** What claims and deletions are keyed by: the multihash, as the blockstore files blocks by it whatever the codec. */
+function blockKey (cid: CID): string {
+  return base32.encode(cid.multihash.bytes)
 }
 
 async function identityRecord (cid: CID): Promise<BlobRecord> {
