@@ -6,6 +6,9 @@ import { formatListen } from '../node/config/values.ts'
 import { initDataDir, readAdminToken } from '../node/identity/identity.ts'
 import type { Logger } from '../node/log.ts'
 import { MediaStore } from '../node/store/media-store.ts'
+import { ObjectStore } from '../node/objects/object-store.ts'
+import { TenantRegistry } from '../node/tenants/registry.ts'
+import { privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { removeDaemonRecord, writeDaemonRecord } from '../node/daemon-record.ts'
 import { VERSION } from '../node/version.ts'
 import type { StatusResponse } from '../protocol/admin-api.ts'
@@ -38,10 +41,14 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
   const started = Date.now()
   let ready = false
 
+  const tenants = new TenantRegistry(store, privateKeyToProtobuf(identity.privateKey), config.replicas)
+  const objects = new ObjectStore(store, tenants)
+  let addresses = { http: '', admin: '' }
+  const publicUrl = (): string => (config.publicUrl?.toString() ?? addresses.http).replace(/\/$/, '')
+
   const publicApp = createServer(log)
   await publicApp.register(publicSurface, { store, isReady: () => ready })
   const adminApp = createServer(log)
-  let addresses = { http: '', admin: '' }
   const status = async (): Promise<StatusResponse> => {
     const stats = await store.stats()
     return {
@@ -52,7 +59,8 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
       ...stats
     }
   }
-  await adminApp.register(adminSurface, { store, token, maxObjectSize: config.maxObjectSize, status })
+  await adminApp.register(adminSurface, { store, token, maxObjectSize: config.maxObjectSize, status, tenants, objects, publicUrl })
+  const expiry = startUploadExpiry(objects, config.uploadExpiry, log)
 
   try {
     await publicApp.listen({ host: config.httpListen.host, port: config.httpListen.port })
@@ -71,6 +79,7 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
   const close = async (): Promise<void> => {
     closing ??= (async () => {
       ready = false
+      clearInterval(expiry)
       await removeDaemonRecord(config.data)
       const timer = setTimeout(() => {
         log.warn({ timeoutMs: config.shutdownTimeout }, 'in-flight requests did not finish in time: closing their connections')
@@ -92,6 +101,18 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
     await closing
   }
   return { peerId: identity.peerId, httpUrl: addresses.http, adminUrl: addresses.admin, close }
+}
+
+/** Aborts multipart uploads left unfinished longer than the expiry, freeing their parts. */
+function startUploadExpiry (objects: ObjectStore, expiryMs: number, log: Logger): NodeJS.Timeout {
+  const sweep = (): void => {
+    objects.expireUploads(new Date(Date.now() - expiryMs)).then(count => {
+      if (count > 0) log.info({ uploads: count }, 'expired unfinished multipart uploads')
+    }, (err: unknown) => { log.warn({ err }, 'multipart upload expiry failed') })
+  }
+  const timer = setInterval(sweep, Math.min(Math.max(expiryMs / 4, 1000), 3_600_000))
+  timer.unref()
+  return timer
 }
 
 function createServer (log: Logger): FastifyInstance {

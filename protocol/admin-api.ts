@@ -5,8 +5,41 @@ export const ADMIN_ROUTES = {
   status: '/admin/v1/status',
   blobs: '/admin/v1/blobs',
   verify: '/admin/v1/verify',
-  gc: '/admin/v1/gc'
+  gc: '/admin/v1/gc',
+  tenants: '/admin/v1/tenants'
 } as const
+
+/** A tenant as the admin API shows it (never its secret). */
+export interface TenantView {
+  name: string
+  bucket: string
+  accessKeyId: string
+  quota: number | null
+  replicas: number
+  created: string
+  objects: number
+  logicalBytes: number
+}
+
+/** The answer to creating a tenant: the only time the secret is shown. */
+export interface TenantCreated extends TenantView {
+  secretAccessKey: string
+  /** The S3 endpoint and public alias base the instance should use. */
+  endpoint: string
+  aliasHost: string
+}
+
+export interface TenantCreateRequest {
+  name: string
+  /** Bytes, or a size such as 500GB. */
+  quota?: number | string | null
+  replicas?: number
+}
+
+export interface TenantUpdateRequest {
+  quota?: number | string | null
+  replicas?: number
+}
 
 export interface AddResponse {
   cid: CidString

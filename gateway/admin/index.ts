@@ -4,8 +4,10 @@ import type { AddResponse, StatusResponse } from '../../protocol/admin-api.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import type { MediaStore } from '../../node/store/media-store.ts'
 import { requireBearer } from './auth.ts'
+import { tenantRoutes } from './tenants.ts'
+import type { TenantRoutesOptions } from './tenants.ts'
 
-export interface AdminSurfaceOptions {
+export interface AdminSurfaceOptions extends TenantRoutesOptions {
   store: MediaStore
   token: string
   maxObjectSize: number
@@ -15,11 +17,17 @@ export interface AdminSurfaceOptions {
 /** The admin API on the admin listener: what the CLI calls. */
 export async function adminSurface (app: FastifyInstance, options: AdminSurfaceOptions): Promise<void> {
   requireBearer(app, options.token)
+  app.get(ADMIN_ROUTES.status, async () => await options.status())
+  app.post(ADMIN_ROUTES.verify, async () => await options.store.verify())
+  app.post(ADMIN_ROUTES.gc, async () => await options.store.gc())
+  await app.register(blobRoutes, options)
+  await app.register(tenantRoutes, options)
+}
+
+async function blobRoutes (app: FastifyInstance, options: AdminSurfaceOptions): Promise<void> {
   // uploads are streamed into the store, never buffered: hand the raw request on
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
-
-  app.get(ADMIN_ROUTES.status, async () => await options.status())
 
   app.post(ADMIN_ROUTES.blobs, async (request, reply): Promise<AddResponse> => {
     const declared = Number(request.headers['content-length'] ?? NaN)
@@ -32,7 +40,6 @@ export async function adminSurface (app: FastifyInstance, options: AdminSurfaceO
     try {
       commit = await options.store.add(request.raw, {
         maxSize: options.maxObjectSize,
-        ref: { kind: 'pin', holder: 'admin' },
         signal: controller.signal
       })
     } catch (err) {
@@ -51,7 +58,4 @@ export async function adminSurface (app: FastifyInstance, options: AdminSurfaceO
     reply.code(created ? 201 : 200)
     return { cid: blob.cid, size: blob.size, mediaType: blob.mediaType, sha256: blob.sha256, md5: blob.md5, created }
   })
-
-  app.post(ADMIN_ROUTES.verify, async () => await options.store.verify())
-  app.post(ADMIN_ROUTES.gc, async () => await options.store.gc())
 }

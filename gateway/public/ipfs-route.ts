@@ -6,6 +6,7 @@ import { cidString, parseCid } from '../../protocol/cid.ts'
 import { RAW_CODEC } from '../../protocol/cid-profile.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import type { MediaStore, ByteRange } from '../../node/store/media-store.ts'
+import type { BlobRecord } from '../../node/store/records.ts'
 import { carStream } from './car-stream.ts'
 import { matchesIfNoneMatch } from './conditional.ts'
 import { carContentType, negotiateFormat, RAW_TYPE } from './format.ts'
@@ -43,6 +44,18 @@ export async function ipfsRoutes (app: FastifyInstance, { store }: IpfsRouteOpti
   app.route({ method: ['GET', 'HEAD'], url: '/ipfs/:cid/*', handler })
 }
 
+/**
+ * A blob whose references are all private (a suspended account's media made
+ * private by its instance, parts of unfinished uploads) is not served by
+ * hash. Blocks inside a DAG are reachable only through its root, so only
+ * roots are checked.
+ */
+function refusePrivate (blob: BlobRecord | undefined): void {
+  if (blob != null && blob.publicRefs === 0) {
+    throw new FdnError('forbidden', `${blob.cid} is not publicly readable on this node`)
+  }
+}
+
 /** Files have no paths below them; a path is still checked, so a malformed one is a 400, not a 404. */
 function checkPath (cid: CID, path: string | undefined): void {
   if (path == null || path === '') return
@@ -56,6 +69,7 @@ function checkPath (cid: CID, path: string | undefined): void {
 async function sendFile (store: MediaStore, cid: CID, request: FastifyRequest<{ Querystring: Query }>, reply: FastifyReply): Promise<unknown> {
   const blob = await store.stat(cid)
   if (blob == null) throw new FdnError('not_found', `${cidString(cid)} is not held by this node`)
+  refusePrivate(blob)
   const etag = `"${cidString(cid)}"`
   reply.header('etag', etag)
   setFileType(reply, blob.mediaType, request.query.filename, request.query.download === 'true')
@@ -71,6 +85,7 @@ async function sendFile (store: MediaStore, cid: CID, request: FastifyRequest<{ 
 
 async function sendRaw (store: MediaStore, cid: CID, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   if (!await store.hasBlock(cid)) throw new FdnError('not_found', `block ${cidString(cid)} is not held by this node`)
+  refusePrivate(await store.stat(cid))
   const etag = `"${cidString(cid)}.raw"`
   reply.header('etag', etag)
   reply.header('content-type', RAW_TYPE)
@@ -84,6 +99,7 @@ async function sendRaw (store: MediaStore, cid: CID, request: FastifyRequest, re
 
 async function sendCar (store: MediaStore, cid: CID, car: CarOptions, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   if (!await store.hasBlock(cid)) throw new FdnError('not_found', `${cidString(cid)} is not held by this node`)
+  refusePrivate(await store.stat(cid))
   const etag = `"${cidString(cid)}.car.${car.scope}.dfs.${car.dups ? 'y' : 'n'}"`
   reply.header('etag', etag)
   reply.header('content-type', carContentType(car))
@@ -100,7 +116,10 @@ async function sendCar (store: MediaStore, cid: CID, car: CarOptions, request: F
 function pickRange (reply: FastifyReply, header: string | undefined, size: number): ByteRange & { partial: boolean } {
   const whole = { start: 0, end: size, partial: false }
   if (header == null) return whole
-  const ranges = parseRange(size, header, { combine: true })
+  // RFC 9110 §14.1.2: a suffix longer than the body means the whole body (range-parser says 416)
+  const suffix = /^\s*bytes=-(\d+)\s*$/.exec(header)
+  const asked = suffix != null && size > 0 && Number(suffix[1]) > size ? `bytes=0-${size - 1}` : header
+  const ranges = parseRange(size, asked, { combine: true })
   if (ranges === -2) return whole
   if (ranges === -1 || ranges.type !== 'bytes') {
     reply.header('content-range', `bytes */${size}`)

@@ -9,6 +9,7 @@ import { gcCommand, verifyCommand } from './commands/maintenance.ts'
 import { startCommand } from './commands/start.ts'
 import type { StartDaemon } from './commands/start.ts'
 import { statusCommand } from './commands/status.ts'
+import { tenantCommand } from './commands/tenant.ts'
 
 export interface CliDependencies {
   startDaemon: StartDaemon
@@ -24,6 +25,7 @@ export function createProgram (deps: CliDependencies): Command {
   startCommand(program, deps.startDaemon)
   addCommand(program)
   statusCommand(program)
+  tenantCommand(program)
   verifyCommand(program)
   gcCommand(program)
   return program

@@ -61,3 +61,19 @@ export function parseChoice<T extends string> (choices: readonly T[]): (raw: str
     return raw as T
   }
 }
+
+export function parseCount (min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    const value = /^\d+$/.test(raw) ? Number(raw) : NaN
+    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`expected a whole number from ${min} to ${max}, got '${raw}'`)
+    return value
+  }
+}
+
+export function parseDomain (raw: string): string {
+  const domain = raw.toLowerCase().replace(/\.$/, '')
+  if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(domain)) {
+    throw new Error(`expected a domain name such as s3.example.org, got '${raw}'`)
+  }
+  return domain
+}

@@ -3,7 +3,7 @@ import path from 'node:path'
 import type { Logger } from 'pino'
 import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
-import { CHUNK_SIZE, DAG_PB_CODEC, IDENTITY_HASH, RAW_CODEC } from '../../protocol/cid-profile.ts'
+import { CHUNK_SIZE, IDENTITY_HASH, RAW_CODEC } from '../../protocol/cid-profile.ts'
 import { cidString } from '../../protocol/cid.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import { dagPbLinks, decodeFileNode } from '../../protocol/unixfs-file.ts'
@@ -15,8 +15,11 @@ import { detectMediaType } from '../ingest/media-type.ts'
 import { Blocks } from './blocks.ts'
 import { Claims } from './claims.ts'
 import { IndexDb } from './index-db.ts'
-import type { CommitResult } from './index-db.ts'
-import type { BlobRecord, RefRecord, Stats } from './records.ts'
+import type { Tx } from './index-db.ts'
+import type { BlobRecord, Stats } from './records.ts'
+import { addRef } from './refs.ts'
+import type { NewBlob } from './refs.ts'
+import * as Digest from 'multiformats/hashes/digest'
 import { createHash } from 'node:crypto'
 
 export interface MediaStoreOptions {
@@ -27,9 +30,8 @@ export interface MediaStoreOptions {
   log: Logger
 }
 
-export interface AddOptions {
+export interface IngestOptions {
   maxSize: number
-  ref: Omit<RefRecord, 'created'>
   signal?: AbortSignal
 }
 
@@ -78,43 +80,67 @@ export class MediaStore {
     await this.hashPool.close()
   }
 
-  /** Ingests a byte stream and records a reference to it. */
-  async add (source: AsyncIterable<Uint8Array>, options: AddOptions): Promise<CommitResult> {
+  /**
+   * Ingests a byte stream, then runs `commit` in the index transaction that
+   * records the blob: it adds the references (an object, a pin, a part) that
+   * keep it. Nothing of a failed ingest or commit stays.
+   */
+  async ingest<T> (source: AsyncIterable<Uint8Array>, options: IngestOptions, commit: (tx: Tx, blob: NewBlob) => Promise<T>): Promise<T> {
     await this.checkFreeSpace()
-    const claimed: CID[] = []
+    const claimed: string[] = []
     const blockSizes = new Map<string, number>()
     const sink = {
       put: async (block: Block) => {
-        blockSizes.set(cidString(block.cid), block.bytes.length)
         const key = blockKey(block.cid)
+        blockSizes.set(key, block.bytes.length)
         this.claims.claim(key)
-        claimed.push(block.cid)
+        claimed.push(key)
         await this.deleting.get(key)
         await this.blocks.put(block)
       }
     }
     try {
-      const { blocks, ...record } = await importStream(source, sink, { maxSize: options.maxSize, signal: options.signal, hashPool: this.hashPool })
-      const commit = await this.index.addRef({ record: { ...record, cid: cidString(record.cid), blocks: blocks.length }, blocks, blockSizes }, options.ref)
+      const { blocks, ...imported } = await importStream(source, sink, { maxSize: options.maxSize, signal: options.signal, hashPool: this.hashPool })
+      const blob: NewBlob = { record: { ...imported, cid: cidString(imported.cid), blocks: blocks.length }, blockSizes }
+      const result = await this.transact(async tx => await commit(tx, blob))
       this.release(claimed)
-      return commit
+      return result
     } catch (err) {
       this.release(claimed)
       // nothing of a failed upload stays: blocks only it wrote go now, not at the next gc
-      for (const cid of claimed) {
-        await this.dropIfUnused(cid).catch((cleanup: unknown) => { this.options.log.warn({ err: cleanup }, 'could not remove a block of a failed upload; gc will') })
+      for (const key of claimed) {
+        await this.dropIfUnused(key).catch((cleanup: unknown) => { this.options.log.warn({ err: cleanup }, 'could not remove a block of a failed upload; gc will') })
       }
       throw err
     }
   }
 
-  private release (claimed: CID[]): void {
-    for (const cid of claimed) this.claims.release(blockKey(cid))
+  /** An operator's `fdn add`: a public pin. */
+  async add (source: AsyncIterable<Uint8Array>, options: IngestOptions): Promise<{ blob: BlobRecord, created: boolean }> {
+    return await this.ingest(source, options, async (tx, blob) => await addRef(tx, blob.record.cid, { kind: 'pin', holder: 'admin', public: true }, blob))
+  }
+
+  /** An index change that moves no bytes (delete, copy, ACL); blocks it frees are deleted after it commits. */
+  async transact<T> (work: (tx: Tx) => Promise<T>): Promise<T> {
+    const { result, freedBlocks } = await this.index.transact(work)
+    for (const key of freedBlocks) {
+      await this.dropIfUnused(key).catch((err: unknown) => { this.options.log.warn({ err, block: key }, 'could not delete a freed block; gc will') })
+    }
+    return result
+  }
+
+  /** Committed index reads, for the layers above (objects, tenants). */
+  get db (): IndexDb {
+    return this.index
+  }
+
+  private release (claimed: string[]): void {
+    for (const key of claimed) this.claims.release(key)
   }
 
   async stat (cid: CID): Promise<BlobRecord | undefined> {
     if (cid.multihash.code === IDENTITY_HASH) return await identityRecord(cid)
-    return await this.index.getBlob(cid)
+    return await this.index.get('blob', cidString(cid))
   }
 
   /** Whether the node holds this exact block (raw or a DAG node). */
@@ -170,7 +196,7 @@ export class MediaStore {
   /** Reads every block of every blob from disk and checks it against its CID. */
   async verify (): Promise<VerifyResponse> {
     const report: VerifyResponse = { blobs: 0, blocks: 0, ok: 0, missing: [], corrupt: [] }
-    for await (const blob of this.index.allBlobs()) {
+    for await (const [, blob] of this.index.entries('blob')) {
       report.blobs++
       const stack: CID[] = [CID.parse(blob.cid)]
       const seen = new Set<string>()
@@ -198,13 +224,14 @@ export class MediaStore {
   /** Removes blocks no blob references (left by crashes or failed uploads). */
   async gc (): Promise<GcResponse> {
     const report: GcResponse = { blocksScanned: 0, blocksRemoved: 0, bytesFreed: 0 }
-    const unused: CID[] = []
+    const unused: string[] = []
     for await (const cid of this.blocks.all()) {
       report.blocksScanned++
-      if (!this.claims.isClaimed(blockKey(cid)) && !await this.isReferenced(cid)) unused.push(cid)
+      const key = blockKey(cid)
+      if (!this.claims.isClaimed(key) && await this.index.get('block', key) == null) unused.push(key)
     }
-    for (const cid of unused) {
-      const freed = await this.dropIfUnused(cid)
+    for (const key of unused) {
+      const freed = await this.dropIfUnused(key)
       if (freed > 0) {
         report.blocksRemoved++
         report.bytesFreed += freed
@@ -220,10 +247,10 @@ export class MediaStore {
    * writer waits for `deleting` before it looks for the block, so a block is
    * never deleted under an ingest that is about to rely on it.
    */
-  private async dropIfUnused (cid: CID): Promise<number> {
-    if (await this.isReferenced(cid)) return 0
-    const key = blockKey(cid)
+  private async dropIfUnused (key: string): Promise<number> {
+    if (await this.index.get('block', key) != null) return 0
     if (this.claims.isClaimed(key) || this.deleting.has(key)) return 0
+    const cid = blockCid(key)
     let size = 0
     const removal = (async () => {
       size = await this.blocks.sizeOf(cid).catch(() => 0)
@@ -236,18 +263,6 @@ export class MediaStore {
       this.deleting.delete(key)
     }
     return size
-  }
-
-  /**
-   * Whether any blob's DAG holds these bytes. The blockstore files a block by
-   * its multihash alone (and lists it back as a CIDv0, i.e. dag-pb), while the
-   * index counts references per CID: ask for the raw and the dag-pb CID alike.
-   */
-  private async isReferenced (cid: CID): Promise<boolean> {
-    for (const codec of [RAW_CODEC, DAG_PB_CODEC]) {
-      if (await this.index.blockRefCount(CID.createV1(codec, cid.multihash)) > 0) return true
-    }
-    return false
   }
 
   private async removeStaleTemps (): Promise<number> {
@@ -277,9 +292,17 @@ export class MediaStore {
   }
 }
 
-/** What claims and deletions are keyed by: the multihash, as the blockstore files blocks by it whatever the codec. */
+/**
+ * Blocks are keyed by multihash (claims, deletions, the index's `block`
+ * table), as the blockstore files them whatever the codec: the same bytes
+ * under a raw and a dag-pb CID are one file.
+ */
 function blockKey (cid: CID): string {
   return base32.encode(cid.multihash.bytes)
+}
+
+function blockCid (key: string): CID {
+  return CID.createV1(RAW_CODEC, Digest.decode(base32.decode(key)))
 }
 
 async function identityRecord (cid: CID): Promise<BlobRecord> {
@@ -292,6 +315,7 @@ async function identityRecord (cid: CID): Promise<BlobRecord> {
     mediaType: await detectMediaType(bytes),
     firstSeen: new Date(0).toISOString(),
     refcount: 0,
+    publicRefs: 1,
     blocks: 0,
     storedBytes: 0
   }

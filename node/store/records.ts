@@ -9,21 +9,25 @@ export interface BlobRecord {
   mediaType: string
   firstSeen: string
   refcount: number
+  /** References that make the blob readable without credentials (public-read objects, operator pins). */
+  publicRefs: number
   /** Distinct blocks of the DAG and their bytes on disk. */
   blocks: number
   storedBytes: number
 }
 
 /**
- * Who holds a blob. `pin` is an operator's `fdn add`; objects of tenants and
- * ActivityPub owners add kinds of their own.
+ * Who holds a blob. `pin` is an operator's `fdn add`, `object` a tenant's S3
+ * key, `part` an uploaded part of an unfinished multipart upload.
  */
-export type RefKind = 'pin'
+export type RefKind = 'pin' | 'object' | 'part'
 
 export interface RefRecord {
   kind: RefKind
   /** Identifies the holder within its kind; the pair is unique per blob. */
   holder: string
+  /** Whether this holder lets anyone read the blob. */
+  public: boolean
   created: string
 }
 
