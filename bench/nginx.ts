@@ -22,16 +22,18 @@ export interface NginxOptions {
   prefix: string
   /** Pin master and worker to this CPU (through taskset) when given. */
   cpu?: { taskset: string, list: string }
+  /** Accept WebDAV `PUT` of files under the root (http_dav_module): the anchor of the S3 PutObject benchmark. */
+  dav?: boolean
 }
 
-export function nginxConfig (options: { port: number, root: string, prefix: string, configure: string, asRoot: boolean }): string {
+export function nginxConfig (options: { port: number, root: string, prefix: string, configure: string, asRoot: boolean, dav?: boolean }): string {
   const temp = (name: string): string => path.join(options.prefix, 'temp', name)
   const tempPaths = [`client_body_temp_path ${temp('client_body')};`]
   for (const [module, directive] of [['proxy', 'proxy_temp_path'], ['fastcgi', 'fastcgi_temp_path'], ['uwsgi', 'uwsgi_temp_path'], ['scgi', 'scgi_temp_path']]) {
     if (!options.configure.includes(`--without-http_${module}_module`)) tempPaths.push(`${directive} ${temp(module)};`)
   }
   return [
-    '# written by bench/nginx.ts: the anchor of the gateway benchmarks',
+    `# written by bench/nginx.ts: the anchor of the ${options.dav === true ? 'S3 benchmarks (WebDAV PUT, GET)' : 'gateway benchmarks'}`,
     ...(options.asRoot ? ['user root;'] : []),
     'worker_processes 1;',
     'daemon off;',
@@ -50,7 +52,10 @@ export function nginxConfig (options: { port: number, root: string, prefix: stri
     '  server {',
     `    listen 127.0.0.1:${options.port};`,
     `    root ${options.root};`,
-    '    location / { }',
+    ...(options.dav === true
+      // PUT writes the body to a temp file under client_body_temp_path (same file system) and renames it into place
+      ? ['    location / {', '      dav_methods PUT;', '      create_full_put_path on;', '      dav_access user:rw group:r all:r;', '      client_max_body_size 0;', '    }']
+      : ['    location / { }']),
     '  }',
     '}',
     ''
@@ -60,7 +65,8 @@ export function nginxConfig (options: { port: number, root: string, prefix: stri
 export async function startNginx (options: NginxOptions): Promise<Nginx> {
   await mkdir(path.join(options.prefix, 'temp'), { recursive: true })
   const port = await freePort()
-  const config = nginxConfig({ port, root: options.root, prefix: options.prefix, configure: options.configure, asRoot: process.getuid?.() === 0 })
+  if (options.dav === true && !options.configure.includes('--with-http_dav_module')) throw new Error('this nginx has no http_dav_module (WebDAV PUT): install nginx-light or nginx')
+  const config = nginxConfig({ port, root: options.root, prefix: options.prefix, configure: options.configure, asRoot: process.getuid?.() === 0, dav: options.dav })
   const configFile = path.join(options.prefix, 'nginx.conf')
   await writeFile(configFile, config)
   const args = ['-p', options.prefix, '-c', configFile, '-e', path.join(options.prefix, 'error.log')]

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { GatewayCase, GatewayReport } from './gateway.bench.ts'
 import type { IngestReport, IngestRun } from './ingest.bench.ts'
+import type { Contender, MultipartRun, S3Op, S3Report, S3Run } from './s3.bench.ts'
 import { ROOT } from './proc.ts'
 
 export interface Environment {
@@ -47,7 +48,7 @@ function percent (ratio: number | undefined): string {
   return ratio == null ? 'n/a' : `${(ratio * 100).toFixed(0)} %`
 }
 
-export function summarize (gateway: GatewayReport | undefined, ingest: IngestReport | undefined): SummaryRow[] {
+export function summarize (gateway: GatewayReport | undefined, ingest: IngestReport | undefined, s3?: S3Report): SummaryRow[] {
   const rows: SummaryRow[] = []
   if (gateway != null) {
     for (const [i, c] of gateway.cases.entries()) {
@@ -91,10 +92,63 @@ export function summarize (gateway: GatewayReport | undefined, ingest: IngestRep
       })
     }
   }
+  if (s3 != null) rows.push(...s3Rows(s3))
   return rows
 }
 
-export async function writeReport (env: Environment, gateway: GatewayReport | undefined, ingest: IngestReport | undefined, rows: SummaryRow[], totalSeconds: number): Promise<string> {
+function objectRate (run: S3Run): string {
+  return `${Math.round(run.objectsPerSecond).toLocaleString('en-US')} objects/s (${mib(run.bytesPerSecond)}/s)`
+}
+
+function s3Rows (s3: S3Report): SummaryRow[] {
+  const rows: SummaryRow[] = []
+  const p = s3.params
+  const size = p.objectSize === MiB ? '1 MiB' : `${p.objectSize}-byte`
+  const ops: Array<{ op: S3Op, id: string, what: string, anchor: string }> = [
+    { op: 'put', id: '4', what: `PutObject of ${p.objects} ${size} objects, ${p.concurrency} at a time`, anchor: 'nginx WebDAV PUT' },
+    { op: 'get', id: '5', what: `GetObject of the same objects, ${p.concurrency} at a time`, anchor: 'nginx GET' }
+  ]
+  for (const { op, id, what, anchor } of ops) {
+    const nginx = s3.best[op].nginx
+    for (const [letter, c] of [['a', 'sdk'], ['b', 'signed']] as const) {
+      const fdn = s3.best[op][c]
+      const ratio = fdn != null && nginx != null ? fdn.objectsPerSecond / nginx.objectsPerSecond : undefined
+      const client = c === 'sdk' ? '@aws-sdk/client-s3' : 'the same requests signed by @smithy/signature-v4, sent with node:http (no SDK stack)'
+      rows.push({
+        id: `${id}${letter}`,
+        benchmark: `${what}, ${client} (objects/s)`,
+        fdn: fdn != null ? objectRate(fdn) : 'not measured',
+        anchor: nginx != null ? `${anchor} ${objectRate(nginx)}` : 'not measured',
+        ratio: percent(ratio),
+        target: c === 'sdk' ? 'fdn ≥ 50 % of nginx' : 'none (reported: the SDK\'s share)',
+        verdict: ratio == null ? 'NOT MEASURED' : c === 'signed' ? 'reported' : ratio >= 0.5 ? 'PASS' : 'FAIL'
+      })
+    }
+  }
+  const runs = [...s3.multipart].sort((a, b) => a.bytes - b.bytes)
+  const smallest = runs[0]
+  const limit = `< ${mib(p.rssGrowthLimit)}`
+  if (runs.length === 0) {
+    rows.push({ id: '6', benchmark: 'daemon RSS growth during multipart uploads', fdn: 'not measured', anchor: '—', ratio: '—', target: limit, verdict: 'NOT MEASURED' })
+  }
+  for (const [i, run] of runs.entries()) {
+    const isSmallest = run === smallest
+    const flat = smallest == null || isSmallest || run.growth <= smallest.growth + p.rssSizeSlack
+    const ok = run.verified && run.growth < p.rssGrowthLimit && flat
+    rows.push({
+      id: `6${String.fromCharCode(97 + i)}`,
+      benchmark: `daemon RSS growth during a ${mib(run.bytes)} multipart upload (@aws-sdk/lib-storage, ${p.partSize / MiB} MiB parts, queueSize ${p.queueSize})${run.verified ? '' : ' — size/ETag WRONG'}`,
+      fdn: `+${mib(run.growth)} (start ${mib(run.startRss)}, peak ${mib(run.peakRss)}, end ${mib(run.endRss)})`,
+      anchor: isSmallest || smallest == null ? '—' : `${mib(smallest.bytes)} run: +${mib(smallest.growth)}`,
+      ratio: isSmallest || smallest == null ? '—' : `${mib(run.growth - smallest.growth)} more`,
+      target: isSmallest ? limit : `${limit}, and ≤ the ${mib(smallest?.bytes ?? 0)} run's + ${mib(p.rssSizeSlack)}`,
+      verdict: ok ? 'PASS' : 'FAIL'
+    })
+  }
+  return rows
+}
+
+export async function writeReport (env: Environment, gateway: GatewayReport | undefined, ingest: IngestReport | undefined, s3: S3Report | undefined, rows: SummaryRow[], totalSeconds: number): Promise<string> {
   const lines: string[] = []
   const out = (...more: string[]): void => { lines.push(...more) }
   out('# fdn benchmarks', '',
@@ -107,6 +161,7 @@ export async function writeReport (env: Environment, gateway: GatewayReport | un
     '')
   if (gateway == null) out('Gateway benchmarks (1, 2): not run in this invocation (BENCH_ONLY).', '')
   if (ingest == null) out('Ingest benchmark (3): not run in this invocation (BENCH_ONLY).', '')
+  if (s3 == null) out('S3 benchmarks (4, 5, 6): not run in this invocation (BENCH_ONLY).', '')
 
   out('## Machine', '',
     `- CPU: ${env.cpu}, ${env.cores} logical cores; memory ${mib(env.memory)}`,
@@ -163,7 +218,9 @@ export async function writeReport (env: Environment, gateway: GatewayReport | un
     for (const n of ingest.notMeasured) out(`- NOT MEASURED — ${n}`)
   }
 
-  const notes = [...(gateway?.notes ?? []), ...(ingest?.notes ?? [])]
+  if (s3 != null) out(...s3Section(s3))
+
+  const notes = [...(gateway?.notes ?? []), ...(ingest?.notes ?? []), ...(s3?.notes ?? [])]
   if (notes.length > 0) out('', '## Notes', '', ...notes.map(n => `- ${n}`))
   out('')
   const file = path.join(ROOT, 'BENCHMARKS.md')
@@ -174,4 +231,65 @@ export async function writeReport (env: Environment, gateway: GatewayReport | un
 function ingestRow (r: IngestRun, ingest: IngestReport): string {
   const vs = ingest.openssl != null ? `${((r.bytesPerSecond / ingest.openssl.bytesPerSecond) * 100).toFixed(0)} %` : 'n/a'
   return `| ${r.method === 'cli' ? 'fdn add' : 'admin API'} | \`${r.command}\` | ${r.seconds.toFixed(2)} | ${(r.bytesPerSecond / MiB).toFixed(1)} | ${vs} | ${mib(r.idleRss)} | ${mib(r.sampledPeakRss)} | ${mib(r.hwm)} | ${r.digestMatches ? 'yes' : 'NO'} |`
+}
+
+const CONTENDER_LABEL: Record<Contender, string> = {
+  nginx: 'nginx',
+  sdk: 'fdn, @aws-sdk/client-s3',
+  signed: 'fdn, signer + node:http'
+}
+
+function s3Section (s3: S3Report): string[] {
+  const p = s3.params
+  const lines: string[] = ['', '### S3 (4, 5, 6)', '',
+    `- The S3 section took ${s3.seconds.toFixed(0)} s. Each fdn daemon is fresh (own data directory), with one tenant made by \`POST {admin}${'/admin/v1/tenants'}\` {"name":"bench"};`,
+    '  the S3 endpoint is the daemon\'s public http URL, path-style, region us-east-1.',
+    `- Objects (4, 5): ${p.objects} objects of ${p.objectSize} bytes of AES-CTR keystream held in the bench's memory; before each run the first 32 bytes`,
+    '  of every object are overwritten with the run\'s id, so no run stores contents an earlier run stored (nothing deduplicates; each object is one 1 MiB raw block).',
+    `- Load (4, 5): this bench process, ${p.concurrency} requests in flight (a pool of ${p.concurrency} workers), every client on its own keep-alive \`http.Agent\` (maxSockets ${p.concurrency});`,
+    `  ${p.warmupObjects} PUTs and GETs per contender first (discarded). Per round: nginx, fdn through the SDK, fdn through the bare signer; PUT rounds first,`,
+    `  then GET rounds; \`sync\` before each PUT run, so no run pays for an earlier run's page-cache writeback. ${p.rounds} round(s); the best run of each contender counts.`,
+    '  - nginx: `PUT` of each body with node:http to `/r{round}-nginx/{n}.bin` (WebDAV: nginx writes it to a temp file in bench/.work and renames it into place),',
+    '    then `GET` of the last round\'s files (sendfile, page cache).',
+    '  - fdn, SDK (the target\'s figure): `PutObjectCommand` / `GetObjectCommand` of @aws-sdk/client-s3 with its defaults (so PutObject sends a signed SHA-256',
+    '    payload hash and an `x-amz-checksum-crc32` header; GetObject asks for checksum validation); `maxAttempts: 1`, so nothing is retried away. The body of',
+    '    every GET is drained, not kept.',
+    '  - fdn, bare signer: the same PUT request (signed SHA-256 payload hash computed with node:crypto, `x-amz-checksum-crc32` computed with node:zlib) signed by',
+    '    @smithy/signature-v4 (the SDK\'s signer) and sent with node:http; GETs signed the same way. The gap between the two fdn rows is the SDK\'s share.',
+    '  - Afterwards 16 objects per server are read back and compared byte for byte, and fdn\'s ETags checked to be their MD5s.',
+    p.pin
+      ? '- CPU pinning (taskset), 4 and 5 only: nginx (master and worker) and the fdn daemon (every thread) on CPU 0, this bench process (the client) on CPU 1.'
+      : '- No CPU pinning: servers and client share all cores.',
+    '- "client CPU" is this process\'s user+system CPU time, "server CPU" the server processes\' (every thread; nginx master and worker), per object, from',
+    '  process.cpuUsage() and /proc/<pid>/stat.']
+  if (s3.nginxConfig != null) lines.push('- nginx configuration (port chosen at run time):', '', '```nginx', s3.nginxConfig.trimEnd(), '```')
+  lines.push('', '| op | round | client → server | objects/s | MiB/s | latency p50 | p99 | max | client CPU / object | server CPU / object |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+  for (const r of s3.runs) {
+    lines.push(`| ${r.op.toUpperCase()} | ${r.round} | ${CONTENDER_LABEL[r.contender]} | ${r.objectsPerSecond.toFixed(0)} | ${(r.bytesPerSecond / MiB).toFixed(1)} | ${r.latencyMs.p50.toFixed(1)} ms | ${r.latencyMs.p99.toFixed(1)} ms | ${r.latencyMs.max.toFixed(1)} ms | ${r.clientCpuMsPerObject.toFixed(2)} ms | ${r.serverCpuMsPerObject.toFixed(2)} ms |`)
+  }
+  for (const op of ['put', 'get'] as const) {
+    const sdk = s3.best[op].sdk
+    const signed = s3.best[op].signed
+    if (sdk != null && signed != null) {
+      const share = 1 - signed.seconds / sdk.seconds
+      lines.push(`- ${op === 'put' ? 'PutObject' : 'GetObject'}: the SDK stack costs ${(sdk.clientCpuMsPerObject - signed.clientCpuMsPerObject).toFixed(2)} ms of client CPU per object more than the bare signer;`
+        + ` best SDK run ${sdk.seconds.toFixed(2)} s against ${signed.seconds.toFixed(2)} s bare (${share >= 0 ? `${(share * 100).toFixed(0)} % of the SDK run's wall time` : 'the SDK run was the faster one: run-to-run noise exceeds the SDK\'s share here'}).`)
+    }
+  }
+  lines.push('',
+    `- Multipart (6): @aws-sdk/lib-storage \`Upload\` (${p.partSize / MiB} MiB parts, queueSize ${p.queueSize}, SDK default checksums) of a stream generated as it is read (AES-CTR keystream,`,
+    '  1 MiB chunks; the bench never holds the object), one fresh daemon per size, not pinned. The daemon\'s VmRSS is read from /proc/<pid>/status every',
+    `  ${p.sampleEveryMs} ms; VmHWM is reset (\`echo 5 > /proc/<pid>/clear_refs\`) just before the upload, so "peak" is the larger of the highest sample and VmHWM.`,
+    '  The object is then checked with HeadObject: its size, and its ETag against the MD5 of the part MD5s (computed by the bench as it generated the parts) plus `-N`.',
+    '', '| size | parts | seconds | MiB/s | parts acknowledged at | RSS start | peak until then | sampled peak | VmHWM | RSS end | growth | size and ETag |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+  for (const r of s3.multipart) lines.push(multipartRow(r))
+  for (const r of s3.multipart) {
+    lines.push(`- ${mib(r.bytes)} RSS over time: ${r.timeline.map(t => `${t.seconds.toFixed(1)} s ${(t.rss / MiB).toFixed(0)}`).join(', ')} (MiB)`)
+  }
+  for (const n of s3.notMeasured) lines.push(`- ${n.what === 'multipart' ? 'Multipart' : n.what === 'put' ? 'PutObject' : 'GetObject'}: NOT MEASURED — ${n.reason}`)
+  return lines
+}
+
+function multipartRow (r: MultipartRun): string {
+  return `| ${mib(r.bytes)} | ${r.parts} | ${r.seconds.toFixed(1)} | ${(r.bytesPerSecond / MiB).toFixed(1)} | ${r.partsSeconds.toFixed(1)} s | ${mib(r.startRss)} | ${mib(r.peakDuringParts)} | ${mib(r.sampledPeakRss)} | ${mib(r.hwm)} | ${mib(r.endRss)} | +${mib(r.growth)} | ${r.verified ? `yes (${r.etag})` : `NO: ${r.size} bytes, ETag ${r.etag}, expected ${r.expectedEtag}`} |`
 }

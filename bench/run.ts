@@ -1,11 +1,12 @@
-// `npm run bench`: finds or installs the tools, runs the gateway and ingest
+// `npm run bench`: finds or installs the tools, runs the gateway, ingest and S3
 // benchmarks against their anchors, writes BENCHMARKS.md, and stops every
 // process it started, even on failure.
 //
 // Settings (environment): BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 3),
 // BENCH_CONNECTIONS (64), BENCH_ROUNDS (2), BENCH_PIN (1: servers on CPU 0, load
 // generator on CPU 1), BENCH_THREADS (load generator threads; 1 when pinned, else 2),
-// BENCH_INGEST_SIZE (1GB = 1 GiB), BENCH_ONLY (gateway|ingest), BENCH_INSTALL (1:
+// BENCH_INGEST_SIZE (1GB = 1 GiB), BENCH_S3_OBJECTS (1 MiB objects per S3 PUT/GET run, 400),
+// BENCH_S3_MULTIPART (multipart upload sizes, 512MB,2GB), BENCH_ONLY (gateway|ingest|s3), BENCH_INSTALL (1:
 // apt-get install nginx-light/wrk when missing), BENCH_PRETEND_MISSING (e.g. nginx,wrk: try
 // the not-measured paths), BENCH_CPU_PROF (1: run the daemons
 // with --cpu-prof into bench/.work/profiles/), BENCH_STRICT (1: exit 3 when a target fails).
@@ -21,6 +22,8 @@ import { benchGateway } from './gateway.bench.ts'
 import type { GatewayParams, GatewayReport } from './gateway.bench.ts'
 import { benchIngest } from './ingest.bench.ts'
 import type { IngestReport } from './ingest.bench.ts'
+import { benchS3 } from './s3.bench.ts'
+import type { S3Params, S3Report } from './s3.bench.ts'
 import { cleanupAll, elapsedSeconds, onCleanup, ROOT, step, WORK } from './proc.ts'
 import { summarize, writeReport } from './report.ts'
 import type { Environment } from './report.ts'
@@ -40,7 +43,7 @@ function numberSetting (name: string, fallback: number): number {
 
 async function main (): Promise<number> {
   const only = setting('BENCH_ONLY', 'all')
-  if (!['all', 'gateway', 'ingest'].includes(only)) throw new Error(`BENCH_ONLY=${only}: expected gateway or ingest`)
+  if (!['all', 'gateway', 'ingest', 's3'].includes(only)) throw new Error(`BENCH_ONLY=${only}: expected gateway, ingest or s3`)
   const pin = setting('BENCH_PIN', '1') === '1' && os.availableParallelism() >= 2
   const cpuProf = setting('BENCH_CPU_PROF', '0') === '1'
   const profileDir = path.join(WORK, 'profiles')
@@ -54,6 +57,21 @@ async function main (): Promise<number> {
     cpuProfDir: cpuProf ? profileDir : undefined
   }
   const ingestBytes = parseSize(setting('BENCH_INGEST_SIZE', '1GB'))
+  const s3Params: S3Params = {
+    objects: Math.max(1, Math.round(numberSetting('BENCH_S3_OBJECTS', 400))),
+    objectSize: 1048576,
+    concurrency: 16,
+    rounds: gatewayParams.rounds,
+    warmupObjects: 32,
+    multipartSizes: setting('BENCH_S3_MULTIPART', '512MB,2GB').split(',').filter(s => s.trim() !== '').map(s => parseSize(s.trim())).sort((a, b) => a - b),
+    partSize: 8 * 1048576,
+    queueSize: 4,
+    rssGrowthLimit: 150 * 1048576,
+    rssSizeSlack: 50 * 1048576,
+    sampleEveryMs: 200,
+    pin,
+    cpuProfDir: cpuProf ? profileDir : undefined
+  }
   const loadAverage = os.loadavg()
 
   const work = path.join(WORK, `run-${process.pid}`)
@@ -75,10 +93,12 @@ async function main (): Promise<number> {
 
   let gateway: GatewayReport | undefined
   let ingest: IngestReport | undefined
-  if (only !== 'ingest') gateway = await benchGateway(tools, gatewayParams, work)
-  if (only !== 'gateway') ingest = await benchIngest(tools, { bytes: ingestBytes, rssLimit: 200 * 1048576, cpuProfDir: cpuProf ? profileDir : undefined }, work)
+  let s3: S3Report | undefined
+  if (only === 'all' || only === 'gateway') gateway = await benchGateway(tools, gatewayParams, work)
+  if (only === 'all' || only === 'ingest') ingest = await benchIngest(tools, { bytes: ingestBytes, rssLimit: 200 * 1048576, cpuProfDir: cpuProf ? profileDir : undefined }, work)
+  if (only === 'all' || only === 's3') s3 = await benchS3(tools, s3Params, work)
 
-  const rows = summarize(gateway, ingest)
+  const rows = summarize(gateway, ingest, s3)
   const env = await environment(tools, {
     BENCH_DURATION: String(gatewayParams.durationSeconds),
     BENCH_WARMUP: String(gatewayParams.warmupSeconds),
@@ -87,10 +107,12 @@ async function main (): Promise<number> {
     BENCH_ROUNDS: String(gatewayParams.rounds),
     BENCH_PIN: pin ? '1' : '0',
     BENCH_INGEST_SIZE: setting('BENCH_INGEST_SIZE', '1GB'),
+    BENCH_S3_OBJECTS: String(s3Params.objects),
+    BENCH_S3_MULTIPART: setting('BENCH_S3_MULTIPART', '512MB,2GB'),
     BENCH_ONLY: only,
     BENCH_CPU_PROF: cpuProf ? '1' : '0'
   }, loadAverage)
-  const file = await writeReport(env, gateway, ingest, rows, elapsedSeconds())
+  const file = await writeReport(env, gateway, ingest, s3, rows, elapsedSeconds())
   step(`wrote ${path.relative(ROOT, file)}`)
   process.stdout.write('\n')
   for (const r of rows) process.stdout.write(`  ${r.id.padEnd(3)} ${r.verdict.padEnd(12)} ${r.benchmark}: fdn ${r.fdn} | ${r.anchor} | ${r.ratio} (target ${r.target})\n`)
@@ -126,7 +148,8 @@ async function environment (tools: Awaited<ReturnType<typeof findTools>>, settin
     fastify: fastify.version,
     nginx: tools.nginx?.version ?? 'not available',
     [tools.loadgen?.kind ?? 'wrk']: tools.loadgen?.version ?? 'not available',
-    openssl: tools.openssl?.version ?? 'not available'
+    openssl: tools.openssl?.version ?? 'not available',
+    ...await s3Versions()
   }
   return {
     date: new Date().toISOString(),
@@ -143,6 +166,18 @@ async function environment (tools: Awaited<ReturnType<typeof findTools>>, settin
     settings,
     toolNotes: tools.notes
   }
+}
+
+async function s3Versions (): Promise<Record<string, string>> {
+  const versions: Record<string, string> = {}
+  for (const pkg of ['@aws-sdk/client-s3', '@aws-sdk/lib-storage', '@smithy/signature-v4']) {
+    try {
+      versions[pkg] = (JSON.parse(await readFile(path.join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version
+    } catch {
+      versions[pkg] = 'not installed'
+    }
+  }
+  return versions
 }
 
 let interrupted = false

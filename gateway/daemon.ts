@@ -1,5 +1,6 @@
 import Fastify, { LogController } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Config } from '../node/config/settings.ts'
 import { formatListen } from '../node/config/values.ts'
@@ -15,6 +16,7 @@ import type { StatusResponse } from '../protocol/admin-api.ts'
 import { adminSurface } from './admin/index.ts'
 import { clientErrorHandler, frameworkErrors, installErrorHandler } from './errors.ts'
 import { publicSurface } from './public/index.ts'
+import { s3Surface, virtualHostRewrite } from './s3/index.ts'
 
 export interface Daemon {
   peerId: string
@@ -46,8 +48,9 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
   let addresses = { http: '', admin: '' }
   const publicUrl = (): string => (config.publicUrl?.toString() ?? addresses.http).replace(/\/$/, '')
 
-  const publicApp = createServer(log)
+  const publicApp = createServer(log, virtualHostRewrite(config.s3Domain))
   await publicApp.register(publicSurface, { store, isReady: () => ready })
+  await publicApp.register(s3Surface, { objects, maxObjectSize: config.maxObjectSize, s3Domain: config.s3Domain, aliasMode: config.aliasMode, log })
   const adminApp = createServer(log)
   const status = async (): Promise<StatusResponse> => {
     const stats = await store.stats()
@@ -115,8 +118,9 @@ function startUploadExpiry (objects: ObjectStore, expiryMs: number, log: Logger)
   return timer
 }
 
-function createServer (log: Logger): FastifyInstance {
+function createServer (log: Logger, rewriteUrl?: (req: IncomingMessage) => string): FastifyInstance {
   const app: FastifyInstance = Fastify({
+    ...(rewriteUrl == null ? {} : { rewriteUrl }),
     loggerInstance: log as FastifyBaseLogger,
     // one access-log line per request (the onResponse hook below) instead of fastify's two
     logController: new LogController({ disableRequestLogging: true }),

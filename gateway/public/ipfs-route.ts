@@ -113,7 +113,7 @@ async function sendCar (store: MediaStore, cid: CID, car: CarOptions, request: F
 }
 
 /** The single range asked for, or the whole body. Several ranges get the whole body, as RFC 9110 allows. */
-function pickRange (reply: FastifyReply, header: string | undefined, size: number): ByteRange & { partial: boolean } {
+export function pickRange (reply: FastifyReply, header: string | undefined, size: number): ByteRange & { partial: boolean } {
   const whole = { start: 0, end: size, partial: false }
   if (header == null) return whole
   // RFC 9110 §14.1.2: a suffix longer than the body means the whole body (range-parser says 416)
@@ -130,7 +130,7 @@ function pickRange (reply: FastifyReply, header: string | undefined, size: numbe
   return { start: first.start, end: first.end + 1, partial: true }
 }
 
-async function sendBytes (
+export async function sendBytes (
   reply: FastifyReply,
   request: FastifyRequest,
   range: ByteRange & { partial: boolean },
@@ -152,7 +152,7 @@ function bufferView (bytes: Uint8Array, range: ByteRange): Buffer {
 }
 
 /** Aborted when the client goes away before the response is complete, so block reads stop. */
-function abortOf (reply: FastifyReply): AbortSignal {
+export function abortOf (reply: FastifyReply): AbortSignal {
   const controller = new AbortController()
   reply.raw.once('close', () => { if (!reply.raw.writableFinished) controller.abort() })
   return controller.signal

@@ -23,6 +23,10 @@ const SPECS = {
   EntityTooSmall: { status: 400, message: 'Your proposed upload is smaller than the minimum allowed object size.' },
   IncompleteBody: { status: 400, message: 'You did not provide the number of bytes specified by the Content-Length HTTP header' },
   InternalError: { status: 500, message: 'We encountered an internal error. Please try again.' },
+  // Not an AWS code: the node's disk is full. MinIO answers 507 here too; a
+  // 5xx the SDKs do not retry (they retry 500, 502, 503 and 504), since
+  // re-sending the body at once would not find more space.
+  InsufficientStorage: { status: 507, message: 'The node has not enough free space to store this upload.' },
   InvalidAccessKeyId: { status: 403, message: 'The AWS Access Key Id you provided does not exist in our records.' },
   InvalidArgument: { status: 400, message: 'Invalid Argument' },
   InvalidBucketName: { status: 400, message: 'The specified bucket is not valid.' },
@@ -31,12 +35,15 @@ const SPECS = {
   InvalidDigest: { status: 400, message: 'The Content-MD5 you specified was invalid.' },
   InvalidPart: { status: 400, message: 'One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.' },
   InvalidPartOrder: { status: 400, message: 'The list of parts was not in ascending order. Parts must be ordered by part number.' },
+  InvalidPartNumber: { status: 416, message: 'The requested partnumber is not satisfiable' },
   InvalidRange: { status: 416, message: 'The requested range is not satisfiable' },
   InvalidRequest: { status: 400, message: 'Invalid Request' },
   InvalidURI: { status: 400, message: 'Couldn\'t parse the specified URI.' },
   KeyTooLongError: { status: 400, message: 'Your key is too long' },
+  MalformedACLError: { status: 400, message: 'The XML you provided was not well-formed or did not validate against our published schema.' },
   MalformedTrailerError: { status: 400, message: 'The request contained trailing data that was not well-formed or did not conform to our published schema.' },
   MalformedXML: { status: 400, message: 'The XML you provided was not well-formed or did not validate against our published schema' },
+  MetadataTooLarge: { status: 400, message: 'Your metadata headers exceed the maximum allowed metadata size.' },
   MethodNotAllowed: { status: 405, message: 'The specified method is not allowed against this resource.' },
   MissingContentLength: { status: 411, message: 'You must provide the Content-Length HTTP header.' },
   MissingSecurityHeader: { status: 400, message: 'Your request is missing a required header.' },
@@ -47,6 +54,7 @@ const SPECS = {
   // S3 sends 304 with an empty body: the code is here so conditional reads can
   // throw it like any other outcome, but s3ErrorXml must not be sent with it
   NotModified: { status: 304, message: 'Not Modified' },
+  OperationAborted: { status: 409, message: 'A conflicting conditional operation is currently in progress against this resource. Please try again.' },
   PreconditionFailed: { status: 412, message: 'At least one of the pre-conditions you specified did not hold' },
   // Not an AWS code (AWS has no per-bucket quota). Ceph RGW, the best-known
   // S3-compatible server that has quotas, answers `QuotaExceeded` with 403;

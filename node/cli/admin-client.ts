@@ -1,3 +1,7 @@
+import { open } from 'node:fs/promises'
+import { request as httpRequest } from 'node:http'
+import type { ClientRequest, IncomingMessage } from 'node:http'
+import type { Readable } from 'node:stream'
 import { readDaemonRecord } from '../daemon-record.ts'
 import { readAdminToken } from '../identity/identity.ts'
 import { parseListen, formatListen } from '../config/values.ts'
@@ -12,6 +16,21 @@ export class CliError extends Error {
     this.exitCode = exitCode
   }
 }
+
+/** A request body read from a file by `upload`, in large reads into a few reused buffers. */
+export interface FileBody {
+  file: string
+  /** Bytes to send (the Content-Length announced): a file that grows meanwhile is cut there. */
+  size: number
+  /** Called with the bytes of each read as it is sent. */
+  onSent?: (bytes: number) => void
+}
+
+/** Read size and buffers in flight when uploading a file: few system calls, no allocation per read. */
+const FILE_READ_SIZE = 1024 * 1024
+const FILE_BUFFERS = 3
+/** How long `upload` waits for the answer to a body-less retry (see there). */
+const EARLY_ANSWER_MS = 2000
 
 export interface RequestOptions {
   method?: string
@@ -68,17 +87,128 @@ export class AdminClient {
       if (cause?.code === 'ECONNREFUSED') throw new CliError(`no fdn daemon answers at ${this.baseUrl}: is it running?`, 3)
       throw new CliError(`cannot reach the fdn daemon at ${this.baseUrl}: ${(cause as Error | undefined)?.message ?? (err as Error).message}`, 3)
     }
-    const text = await response.text()
+    return this.answer<T>(response.status, await response.text())
+  }
+
+  /**
+   * POSTs a file or a byte stream with node:http: far less CPU per byte than
+   * fetch's web streams. A file is read into a few buffers that are reused as
+   * soon as the socket has taken their bytes, so a large upload allocates
+   * nothing per read and leaves the garbage collector idle. Answers like
+   * `request`.
+   */
+  async upload<T> (path: string, body: Readable | FileBody, headers: Record<string, string> = {}): Promise<T> {
+    let answer: { status: number, text: string }
+    try {
+      answer = await this.post(path, headers, body)
+    } catch (err) {
+      if (err instanceof CliError) throw err
+      const cause = err as NodeJS.ErrnoException
+      // The daemon refuses some uploads as soon as it has the headers (too large, disk
+      // full) and hangs up; a write that hits the closed connection first loses that
+      // answer. Ask again with the headers alone to hear it.
+      const refusal = cause.code === 'EPIPE' || cause.code === 'ECONNRESET'
+        ? await this.post(path, headers, undefined).catch(() => undefined)
+        : undefined
+      if (refusal == null || refusal.status < 400) throw this.unreachable(cause)
+      answer = refusal
+    }
+    return this.answer<T>(answer.status, answer.text)
+  }
+
+  /**
+   * One POST: resolves with the daemon's answer as soon as it comes (the rest
+   * of the body is then not sent), rejects with the connection's error.
+   * Without a body it only sends the headers and waits a moment for an early
+   * answer (see `upload`), then gives up.
+   */
+  private async post (path: string, headers: Record<string, string>, body: Readable | FileBody | undefined): Promise<{ status: number, text: string }> {
+    return await new Promise((resolve, reject) => {
+      let settled = false
+      let timer: NodeJS.Timeout | undefined
+      const settle = (done: () => void): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        if (body != null && !('file' in body)) {
+          body.unpipe(req)
+          body.destroy()
+        }
+        done()
+      }
+      const req = httpRequest(`${this.baseUrl}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.token}`, ...headers },
+        agent: false // one request: its own connection, closed after
+      }, (response: IncomingMessage) => {
+        const parts: Buffer[] = []
+        response.on('data', (part: Buffer) => { parts.push(part) })
+        response.on('end', () => {
+          if (!req.writableFinished) req.destroy()
+          settle(() => { resolve({ status: response.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }) })
+        })
+        response.on('error', (err) => { settle(() => { reject(err) }) })
+      })
+      req.on('error', (err) => { settle(() => { reject(err) }) })
+      if (body == null) timer = setTimeout(() => { req.destroy(new Error('no early answer')) }, EARLY_ANSWER_MS)
+      const unreadable = (err: Error): void => {
+        req.destroy()
+        settle(() => { reject(new CliError(`cannot read the input: ${err.message}`)) })
+      }
+      if (body == null) {
+        req.flushHeaders()
+      } else if ('file' in body) {
+        sendFile(body, req, () => settled).catch(unreadable)
+      } else {
+        body.on('error', unreadable)
+        body.pipe(req)
+      }
+    })
+  }
+
+  private unreachable (err: NodeJS.ErrnoException): CliError {
+    return err.code === 'ECONNREFUSED'
+      ? new CliError(`no fdn daemon answers at ${this.baseUrl}: is it running?`, 3)
+      : new CliError(`cannot reach the fdn daemon at ${this.baseUrl}: ${err.message}`, 3)
+  }
+
+  private answer<T> (status: number, text: string): T {
     let parsed: unknown
     try {
       parsed = text === '' ? undefined : JSON.parse(text)
     } catch {
-      throw new CliError(`the daemon answered ${response.status} with a body that is not JSON`)
+      throw new CliError(`the daemon answered ${status} with a body that is not JSON`)
     }
-    if (!response.ok) {
+    if (status < 200 || status > 299) {
       const error = (parsed as ErrorBody | undefined)?.error
-      throw new CliError(error != null ? `${error.message} (${error.code})` : `the daemon answered ${response.status}`)
+      throw new CliError(error != null ? `${error.message} (${error.code})` : `the daemon answered ${status}`)
     }
     return parsed as T
+  }
+}
+
+/** Writes a file into `req` and ends it; stops early once `stop()` says so (the daemon answered, or failed). */
+async function sendFile (body: FileBody, req: ClientRequest, stop: () => boolean): Promise<void> {
+  const handle = await open(body.file, 'r')
+  try {
+    const buffers = Array.from({ length: FILE_BUFFERS }, () => Buffer.allocUnsafe(FILE_READ_SIZE))
+    const written: Array<Promise<boolean> | undefined> = []
+    let left = body.size
+    for (let i = 0; left > 0; i = (i + 1) % FILE_BUFFERS) {
+      // a buffer is read into again only once the socket has taken what it held
+      if (written[i] != null && !await written[i]) return
+      if (stop()) return
+      const buffer = buffers[i] as Buffer
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, left), null)
+      if (bytesRead === 0) throw new Error(`${body.file} ended before the ${body.size} bytes it had`)
+      left -= bytesRead
+      if (stop()) return
+      written[i] = new Promise(resolve => { req.write(buffer.subarray(0, bytesRead), err => { resolve(err == null) }) })
+      body.onSent?.(bytesRead)
+    }
+    await Promise.all(written)
+    if (!stop()) req.end()
+  } finally {
+    await handle.close()
   }
 }

@@ -1,80 +1,99 @@
 import { createHash } from 'node:crypto'
-import type { HashAlgorithm, HashPool } from './hash-pool.ts'
+import type { HashAlgorithm, HashPool, Lease } from './hash-pool.ts'
 
 interface Hasher {
-  update: (bytes: Uint8Array) => Promise<void>
+  /** Resolves once the bytes are no longer read (at once when hashed inline). */
+  update: (bytes: Uint8Array) => Promise<void> | undefined
   digest: () => Promise<string>
   drop: () => void
 }
 
+/** Chunks handed to a hash thread and not yet hashed, per upload: bounds the slots an upload holds. */
+const THREAD_QUEUE = 4
+
 /**
  * The whole-file SHA-256 and MD5 of an upload. The first chunk is held back:
  * a file of one chunk is a single raw block, whose CID digest already is its
- * SHA-256, so it is never hashed twice; larger files go to the hash pool.
+ * SHA-256, so it is never hashed twice, and its MD5 is computed inline (no
+ * thread round trip for small files). Larger files hash the algorithms the
+ * pool runs on its threads there, the others inline.
  */
 export class FileHashes {
   private readonly pool: HashPool | undefined
-  private first: Uint8Array | undefined
+  private first: { chunk: Uint8Array, lease: Lease | undefined } | undefined
   private hashers: { sha256: Hasher, md5: Hasher } | undefined
-  /** The last chunk handed to the pool; each thread hashes in order, so its end is the end of all. */
-  private lastFed: Promise<unknown> = Promise.resolve()
+  /** Chunks on their way through a hash thread, oldest first. */
+  private readonly queued: Array<Promise<void>> = []
 
   constructor (pool?: HashPool) {
     this.pool = pool
   }
 
-  async update (chunk: Uint8Array): Promise<void> {
+  /**
+   * Hashes a chunk, or queues it on a thread and returns once the queue has
+   * room. `lease`: the chunk's slot, retained for as long as a thread reads it.
+   */
+  async update (chunk: Uint8Array, lease?: Lease): Promise<void> {
     if (this.hashers == null) {
       if (this.first == null) {
-        this.first = chunk
+        this.first = { chunk, lease: lease?.retain() }
         return
       }
       this.hashers = { sha256: this.hasher('sha256'), md5: this.hasher('md5') }
-      await this.feed(this.first)
+      const first = this.first
       this.first = undefined
+      this.feed(first.chunk, first.lease)
+      first.lease?.release()
     }
-    await this.feed(chunk)
+    this.feed(chunk, lease)
+    while (this.queued.length > THREAD_QUEUE) await this.queued.shift()
   }
 
   /** `singleBlockSha256`: the CID digest, used when the file was one chunk. */
   async digest (singleBlockSha256: () => string): Promise<{ sha256: string, md5: string }> {
     if (this.hashers == null) {
-      const bytes = this.first ?? new Uint8Array(0)
-      return { sha256: singleBlockSha256(), md5: createHash('md5').update(bytes).digest('hex') }
+      const first = this.first
+      this.first = undefined
+      try {
+        return { sha256: singleBlockSha256(), md5: createHash('md5').update(first?.chunk ?? new Uint8Array(0)).digest('hex') }
+      } finally {
+        first?.lease?.release()
+      }
     }
-    await this.lastFed
+    await Promise.all(this.queued.splice(0))
     const [sha256, md5] = await Promise.all([this.hashers.sha256.digest(), this.hashers.md5.digest()])
     return { sha256, md5 }
   }
 
-  /** Frees worker state of an upload that failed. */
+  /** Frees the state of an upload that failed. */
   drop (): void {
+    this.first?.lease?.release()
+    this.first = undefined
     this.hashers?.sha256.drop()
     this.hashers?.md5.drop()
   }
 
-  /** Hands a chunk to both hashers; with a pool it returns once the chunk is queued, not hashed. */
-  private async feed (chunk: Uint8Array): Promise<void> {
+  private feed (chunk: Uint8Array, lease: Lease | undefined): void {
     const hashers = this.hashers
     if (hashers == null) return
-    if (this.pool == null) {
-      await Promise.all([hashers.sha256.update(chunk), hashers.md5.update(chunk)])
-      return
+    for (const hasher of [hashers.sha256, hashers.md5]) {
+      const done = hasher.update(chunk)
+      if (done == null) continue
+      lease?.retain()
+      const settled = done.finally(() => { lease?.release() })
+      settled.catch(() => {}) // awaited through `queued`; this only keeps a failure from being "unhandled" meanwhile
+      this.queued.push(settled)
     }
-    const pool = this.pool
-    const slot = await pool.acquire()
-    slot.set(chunk)
-    const view = slot.subarray(0, chunk.length)
-    const done = Promise.all([hashers.sha256.update(view), hashers.md5.update(view)])
-    this.lastFed = done
-    done.then(() => { pool.release(slot) }, () => { pool.release(slot) })
   }
 
   private hasher (algorithm: HashAlgorithm): Hasher {
-    if (this.pool != null) return this.pool.stream(algorithm)
+    if (this.pool?.runs(algorithm) === true) {
+      const stream = this.pool.stream(algorithm)
+      return { update: async (bytes) => { await stream.update(bytes) }, digest: async () => await stream.digest(), drop: () => { stream.drop() } }
+    }
     const hash = createHash(algorithm)
     return {
-      update: async (bytes) => { hash.update(bytes) },
+      update: (bytes) => { hash.update(bytes); return undefined },
       digest: async () => hash.digest('hex'),
       drop: () => {}
     }

@@ -1,19 +1,33 @@
-import { createHash } from 'node:crypto'
-import type { Hash } from 'node:crypto'
-import { parentPort } from 'node:worker_threads'
-import type { HashRequest, HashReply } from './hash-pool.ts'
+// One thread of the hash pool: keeps a running hash per job, acknowledges each
+// update once it no longer reads the bytes, and answers digests.
 
-// One thread of the hash pool: keeps a running hash per job and answers digests.
-const hashes = new Map<number, Hash>()
-const port = parentPort
-if (port == null) throw new Error('hash-worker.ts runs as a worker thread')
+export type HashRequest =
+  | { type: 'update', job: number, algorithm: 'md5' | 'sha256', bytes: Uint8Array }
+  | { type: 'digest', job: number, algorithm: 'md5' | 'sha256' }
+  | { type: 'drop', job: number }
 
-port.on('message', (message: HashRequest) => {
-  let reply: HashReply
+export type HashReply =
+  | { type: 'ack', job: number }
+  | { type: 'digest', job: number, hex: string }
+  | { type: 'dropped', job: number }
+  | { type: 'error', job: number, message: string }
+
+/**
+ * The thread's code, plain JavaScript run with `eval: true`: a worker that
+ * loads a .ts module pays ~10 MiB of RSS for Node's type stripper, and this
+ * loop has no types worth checking (its messages are the types above).
+ */
+export const HASH_WORKER_SOURCE = `
+'use strict'
+const { createHash } = require('node:crypto')
+const { parentPort } = require('node:worker_threads')
+const hashes = new Map()
+parentPort.on('message', (message) => {
+  let reply
   try {
     if (message.type === 'update') {
       let hash = hashes.get(message.job)
-      if (hash == null) {
+      if (hash === undefined) {
         hash = createHash(message.algorithm)
         hashes.set(message.job, hash)
       }
@@ -25,10 +39,11 @@ port.on('message', (message: HashRequest) => {
       reply = { type: 'digest', job: message.job, hex: hash.digest('hex') }
     } else {
       hashes.delete(message.job)
-      return
+      reply = { type: 'dropped', job: message.job }
     }
   } catch (err) {
-    reply = { type: 'error', job: message.job, message: (err as Error).message }
+    reply = { type: 'error', job: message.job, message: String(err && err.message) }
   }
-  port.postMessage(reply)
+  parentPort.postMessage(reply)
 })
+`

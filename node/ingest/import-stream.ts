@@ -5,10 +5,15 @@ import { BalancedDagBuilder } from './dag-builder.ts'
 import type { Block } from './dag-builder.ts'
 import { fixedChunks } from './chunker.ts'
 import { FileHashes } from './file-hashes.ts'
-import type { HashPool } from './hash-pool.ts'
+import type { HashPool, Lease } from './hash-pool.ts'
 import { detectMediaType, SNIFF_BYTES } from './media-type.ts'
+import { bodyBytesReceived } from './young-gc.ts'
 
-/** Where the importer writes blocks; the store decides how. */
+/**
+ * Where the importer writes blocks; the store decides how. With a hash pool,
+ * a leaf's bytes live in a reusable slot: they are valid until `put` settles,
+ * so a sink that keeps them must copy them.
+ */
 export interface BlockSink {
   put: (block: Block) => Promise<void>
 }
@@ -20,7 +25,7 @@ export interface ImportOptions {
   /** The profile's chunk size and fan-out unless given (tests shrink them to build deep DAGs). */
   chunkSize?: number
   maxChildren?: number
-  /** Threads for the whole-file hashes of large files; inline hashing without one. */
+  /** Reusable chunk slots and threads for the whole-file hashes of large files; fresh buffers and inline hashing without one. */
   hashPool?: HashPool
 }
 
@@ -37,7 +42,7 @@ export interface ImportResult {
 }
 
 /** Block writes allowed in flight: bounds memory to a few chunks. */
-const WRITE_WINDOW = 4
+const WRITE_WINDOW = 6
 
 /**
  * One streaming pass over a file: chunks it, builds its DAG and computes its
@@ -53,28 +58,45 @@ export async function importStream (source: AsyncIterable<Uint8Array>, sink: Blo
   let size = 0
   let storedBytes = 0
 
-  const store = async (produced: Block[]): Promise<void> => {
+  /** `lease`: the slot of the leaf among `produced`, held until its write settles. */
+  const store = async (produced: Block[], leaf?: Uint8Array, lease?: Lease): Promise<void> => {
     for (const block of produced) {
       const key = block.cid.toString()
       if (blocks.has(key)) continue
       blocks.set(key, block.cid)
       storedBytes += block.bytes.length
-      const write = sink.put(block)
+      let write = sink.put(block)
+      if (lease != null && block.bytes === leaf) {
+        lease.retain()
+        write = write.finally(() => { lease.release() })
+      }
       write.catch(() => {}) // awaited below; this only keeps an early failure from being "unhandled"
       pending.push(write)
       if (pending.length >= WRITE_WINDOW) await pending.shift()
     }
   }
 
+  const pool = options.hashPool
+  const chunkSize = options.chunkSize ?? CHUNK_SIZE
+  // chunks are read straight into the pool's shared slots (when they fit one), which the
+  // hash thread and the block write then read without a copy
+  const allocate = pool != null && chunkSize <= pool.slotSize ? (n: number) => pool.acquire().subarray(0, n) : undefined
   try {
-    for await (const chunk of fixedChunks(source, options.chunkSize ?? CHUNK_SIZE)) {
-      options.signal?.throwIfAborted()
-      size += chunk.length
-      if (size > options.maxSize) {
-        throw new FdnError('too_large', `body exceeds the ${options.maxSize} byte limit`)
+    for await (const chunk of fixedChunks(source, chunkSize, allocate)) {
+      const lease = allocate != null ? pool?.lease(chunk) : undefined
+      try {
+        options.signal?.throwIfAborted()
+        size += chunk.length
+        bodyBytesReceived(chunk.length)
+        if (size > options.maxSize) {
+          throw new FdnError('too_large', `body exceeds the ${options.maxSize} byte limit`)
+        }
+        // a copy: the slot is reused once the chunk is written and hashed
+        head ??= new Uint8Array(chunk.subarray(0, SNIFF_BYTES))
+        await Promise.all([hashes.update(chunk, lease), store(dag.addChunk(chunk), chunk, lease)])
+      } finally {
+        lease?.release()
       }
-      head ??= chunk.subarray(0, SNIFF_BYTES)
-      await Promise.all([hashes.update(chunk), store(dag.addChunk(chunk))])
     }
     const { root, blocks: last } = dag.finish()
     await store(last)

@@ -157,7 +157,7 @@ export class ObjectStore implements ObjectStoreApi {
     if (range.start < 0 || range.end > source.size || range.end < range.start) {
       throw new FdnError('invalid_range', `the copy range is outside the ${source.size} byte source object`)
     }
-    return await this.store.ingest(this.read(source, range), { maxSize: Infinity }, async (tx, blob) => await this.writePart(tx, upload, partNumber, blob))
+    return await this.store.ingest(this.store.read(CID.parse(source.cid), range, undefined, { cache: false }), { maxSize: Infinity }, async (tx, blob) => await this.writePart(tx, upload, partNumber, blob))
   }
 
   async completeUpload (tenant: TenantName, uploadId: string, parts: CompletedPart[]): Promise<ObjectRecord & { key: ObjectKey }> {
@@ -185,7 +185,7 @@ export class ObjectStore implements ObjectStoreApi {
     // CID (and deduplicates with) the same bytes uploaded in one piece or by anyone else
     const store = this.store
     const bytes = (async function * () {
-      for (const part of chosen) yield * store.read(CID.parse(part.cid), { start: 0, end: part.size })
+      for (const part of chosen) yield * store.read(CID.parse(part.cid), { start: 0, end: part.size }, undefined, { cache: false })
     })()
     return await this.store.ingest(bytes, { maxSize: Infinity }, async (tx, blob) => {
       if (await tx.get('upload', uploadId) == null) throw new FdnError('no_such_upload', 'The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.')

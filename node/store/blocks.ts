@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { rm, stat } from 'node:fs/promises'
+import { access, close, open, rename, write } from 'node:fs'
+import { mkdir, rm, stat, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast } from 'blockstore-fs/sharding'
@@ -27,6 +28,8 @@ export class Blocks {
   private readonly sharding = new NextToLast()
   private readonly cache: LRUCache<string, Uint8Array> | undefined
   private readonly writing = new Map<string, Promise<void>>()
+  /** Shard directories known to exist: each is made once, not at every write. */
+  private readonly shards = new Set<string>()
   private readonly onCorrupt: ((cid: CID) => void) | undefined
 
   constructor (dir: string, options: BlocksOptions) {
@@ -45,19 +48,40 @@ export class Blocks {
     await this.fs.close()
   }
 
-  /** Stores a block unless it is there already. Resolves once it is on disk under its final name. */
+  /**
+   * Stores a block unless it is there already. Resolves once it is on disk
+   * under its final name: written to a temporary file beside it and renamed,
+   * in blockstore-fs's layout (so reads, listing and gc find it), with the
+   * temporary file removed if anything fails.
+   */
   async put (block: Block): Promise<void> {
     const key = block.cid.toString()
     const inFlight = this.writing.get(key)
     if (inFlight != null) return await inFlight
     const write = (async () => {
-      if (await this.fs.has(block.cid)) return
+      const { dir, file } = this.sharding.encode(block.cid)
+      const shard = path.join(this.fs.path, dir)
+      const target = path.join(shard, file)
+      const temp = path.join(shard, `.${file}.tmp`)
+      if (await exists(target)) return
       try {
-        await this.fs.put(block.cid, block.bytes)
+        if (!this.shards.has(shard)) {
+          await mkdir(shard, { recursive: true })
+          this.shards.add(shard)
+        }
+        try {
+          await writeWhole(temp, block.bytes)
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+          // the shard directory went away under us: make it again, once
+          this.shards.delete(shard)
+          await mkdir(shard, { recursive: true })
+          this.shards.add(shard)
+          await writeWhole(temp, block.bytes)
+        }
+        await new Promise<void>((resolve, reject) => { rename(temp, target, err => { err == null ? resolve() : reject(err) }) })
       } catch (err) {
-        // blockstore-fs writes through a temporary file, which a failed write (a full disk) leaves behind
-        const { dir, file } = this.sharding.encode(block.cid)
-        await rm(path.join(this.fs.path, dir, `.${file}.tmp`), { force: true }).catch(() => {})
+        await rm(temp, { force: true }).catch(() => {})
         throw err
       }
     })()
@@ -76,25 +100,29 @@ export class Blocks {
     return await this.fs.has(cid)
   }
 
-  /** The block's bytes, verified against its CID. */
-  async get (cid: CID, signal?: AbortSignal, options: { fresh?: boolean } = {}): Promise<Uint8Array> {
+  /**
+   * The block's bytes, verified against its CID. `fresh` reads the disk even
+   * when the block is cached (verify); `cache: false` does not keep what it
+   * read (bulk internal reads, which would evict the hot media).
+   */
+  async get (cid: CID, signal?: AbortSignal, options: { fresh?: boolean, cache?: boolean } = {}): Promise<Uint8Array> {
     if (cid.multihash.code === IDENTITY_HASH) return cid.multihash.digest
     const key = cid.toString()
     const cached = options.fresh === true ? undefined : this.cache?.get(key)
     if (cached != null) return cached
-    const parts: Uint8Array[] = []
+    const { dir, file } = this.sharding.encode(cid)
+    let bytes: Buffer
     try {
-      for await (const part of this.fs.get(cid, { signal })) parts.push(part)
+      bytes = await readFile(path.join(this.fs.path, dir, file), { signal })
     } catch (err) {
       if (signal?.aborted === true) throw new FdnError('aborted', 'request aborted')
       throw new FdnError('not_found', `block ${cidString(cid)} is not in the store`, { cause: err })
     }
-    const bytes = Buffer.concat(parts)
     if (!createHash('sha256').update(bytes).digest().equals(cid.multihash.digest)) {
       this.onCorrupt?.(cid)
       throw new FdnError('corrupt_block', `block ${cidString(cid)} on disk does not match its CID`)
     }
-    this.cache?.set(key, bytes)
+    if (options.cache !== false) this.cache?.set(key, bytes)
     return bytes
   }
 
@@ -115,6 +143,32 @@ export class Blocks {
     const { dir, file } = this.sharding.encode(cid)
     return (await stat(path.join(this.fs.path, dir, file))).size
   }
+}
+
+async function exists (file: string): Promise<boolean> {
+  return await new Promise(resolve => { access(file, err => { resolve(err == null) }) })
+}
+
+/** Creates or truncates `file` and writes all of `bytes` (which may live in shared memory) to it. */
+async function writeWhole (file: string, bytes: Uint8Array): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    open(file, 'w', (err, fd) => {
+      if (err != null) { reject(err); return }
+      const fail = (cause: Error): void => { close(fd, () => { reject(cause) }) }
+      const next = (offset: number): void => {
+        if (offset >= bytes.length) {
+          close(fd, err => { err == null ? resolve() : reject(err) })
+          return
+        }
+        write(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
+          if (err != null) fail(err)
+          else if (written === 0) fail(new Error(`wrote nothing to ${file}`))
+          else next(offset + written)
+        })
+      }
+      next(0)
+    })
+  })
 }
 
 /** Maps a filesystem failure on write to the error the client should see. */

@@ -56,7 +56,7 @@ export class MediaStore {
   private readonly index: IndexDb
   private readonly claims = new Claims()
   private readonly deleting = new Map<string, Promise<void>>()
-  private readonly hashPool = new HashPool({ slotSize: CHUNK_SIZE })
+  private readonly hashPool = new HashPool({ slotSize: CHUNK_SIZE, threaded: ['md5'] })
   private readonly options: MediaStoreOptions
 
   constructor (options: MediaStoreOptions) {
@@ -153,10 +153,14 @@ export class MediaStore {
     return await this.blocks.get(cid, signal)
   }
 
-  /** The file's bytes in `range`, block by block, each verified before it is yielded. */
-  async * read (cid: CID, range: ByteRange, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  /**
+   * The file's bytes in `range`, block by block, each verified before it is
+   * yielded. `cache: false` for bulk internal reads (assembling a multipart
+   * upload), which must not evict the media clients are reading.
+   */
+  async * read (cid: CID, range: ByteRange, signal?: AbortSignal, options: { cache?: boolean } = {}): AsyncGenerator<Uint8Array> {
     if (range.end <= range.start) return
-    const bytes = await this.blocks.get(cid, signal)
+    const bytes = await this.blocks.get(cid, signal, options)
     if (cid.code === RAW_CODEC) {
       yield bytes.subarray(range.start, range.end)
       return
@@ -170,7 +174,7 @@ export class MediaStore {
       yield * this.read(child.cid, {
         start: Math.max(0, range.start - childStart),
         end: Math.min(child.fileSize, range.end - childStart)
-      }, signal)
+      }, signal, options)
     }
   }
 

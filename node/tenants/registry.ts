@@ -28,6 +28,7 @@ export class TenantRegistry {
   private readonly store: MediaStore
   private readonly box: SecretBox
   private readonly defaultReplicas: number
+  private readonly secrets = new Map<string, string>()
 
   constructor (store: MediaStore, identityKey: Uint8Array, defaultReplicas: number) {
     this.store = store
@@ -78,12 +79,21 @@ export class TenantRegistry {
     return tenants
   }
 
-  /** The tenant owning an access key, with its plain secret: what SigV4 verification needs. */
+  /**
+   * The tenant owning an access key, with its plain secret: what SigV4
+   * verification needs on every S3 request. Opened secrets are kept in memory
+   * (keyed by access key), the tenant record is read fresh for quota and counts.
+   */
   async credentials (accessKeyId: string): Promise<{ tenant: TenantRecord, secret: string } | undefined> {
     const name = await this.store.db.get('akey', accessKeyId)
     const tenant = name == null ? undefined : await this.store.db.get('tenant', name)
     if (tenant == null) return undefined
-    return { tenant, secret: this.box.open(tenant.secret) }
+    let secret = this.secrets.get(accessKeyId)
+    if (secret == null) {
+      secret = this.box.open(tenant.secret)
+      this.secrets.set(accessKeyId, secret)
+    }
+    return { tenant, secret }
   }
 
   async update (name: string, change: { quota?: number | null, replicas?: number }): Promise<TenantInfo> {
@@ -113,6 +123,7 @@ export class TenantRegistry {
       tx.del('tenant', name)
       tx.del('akey', record.accessKeyId)
     })
+    this.secrets.delete(tenant.accessKeyId)
     return { objectsDeleted }
   }
 }

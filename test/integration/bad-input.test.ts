@@ -50,6 +50,10 @@ function assertPublicError (response: RawResponse, status: number, code: string 
   if (code != null) assert.equal(errorOf(response).code, code, what)
 }
 
+function s3ErrorCode (response: RawResponse): string {
+  return /<Code>([^<]*)<\/Code>/.exec(response.body.toString())?.[1] ?? ''
+}
+
 function host (url: string): string {
   return new URL(url).host
 }
@@ -317,8 +321,10 @@ describe('public gateway: malformed requests', () => {
       assert.equal(head.status, 404)
       assert.doesNotMatch(head.headers['cache-control'] ?? '', IMMUTABLE)
     }
+    // any other path is an S3 path (/{bucket}/{key}): anonymously, a key that is not public-read is refused
     const route = await rawGet(daemon.http, '/no/such/route')
-    assertPublicError(route, 404, 'not_found', 'unknown route')
+    assertPublicError(route, 403, undefined, 'unknown route')
+    assert.equal(s3ErrorCode(route), 'AccessDenied')
   })
 
   it('a Range out of bounds: 416 with Content-Range: bytes */size', async () => {

@@ -1,11 +1,10 @@
-import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
-import { Readable, Transform } from 'node:stream'
 import type { Command } from 'commander'
 import { SingleBar, Presets } from 'cli-progress'
 import { ADMIN_ROUTES } from '../../../protocol/admin-api.ts'
 import type { AddResponse } from '../../../protocol/admin-api.ts'
 import { AdminClient, CliError } from '../admin-client.ts'
+import type { FileBody } from '../admin-client.ts'
 import { formatBytes, print } from '../output.ts'
 import { dataDirOf } from '../shared-options.ts'
 
@@ -21,7 +20,7 @@ export function addCommand (program: Command): void {
     .option('--no-progress', 'do not show a progress bar')
     .action(async (file: string, options: { data?: string, json?: boolean, progress: boolean }) => {
       const client = await AdminClient.connect(dataDirOf(options), process.env)
-      let source: Readable
+      let source: typeof process.stdin | FileBody
       let size: number | undefined
       if (file === '-') {
         source = process.stdin
@@ -31,26 +30,22 @@ export function addCommand (program: Command): void {
         })
         if (!info.isFile()) throw new CliError(`${file} is not a regular file`)
         size = info.size
-        source = createReadStream(file)
+        source = { file, size }
       }
       const bar = options.progress && process.stderr.isTTY && (size ?? Infinity) >= PROGRESS_THRESHOLD && size != null
         ? new SingleBar({ format: 'adding [{bar}] {percentage}% {value}/{total} MiB', stream: process.stderr }, Presets.shades_classic)
         : undefined
-      let sent = 0
-      const counted = source.pipe(new Transform({
-        transform (chunk: Buffer, _encoding, done) {
-          sent += chunk.length
-          bar?.update(Math.floor(sent / 1048576))
-          done(null, chunk)
-        }
-      }))
       bar?.start(Math.ceil((size ?? 0) / 1048576), 0)
       try {
-        const result = await client.request<AddResponse>(ADMIN_ROUTES.blobs, {
-          method: 'POST',
-          headers: { 'content-type': 'application/octet-stream', ...(size != null ? { 'content-length': String(size) } : {}) },
-          body: Readable.toWeb(counted) as ReadableStream<Uint8Array>
-        })
+        if (bar != null && 'file' in source) {
+          let sent = 0
+          source.onSent = (bytes) => {
+            sent += bytes
+            bar.update(Math.floor(sent / 1048576))
+          }
+        }
+        const result = await client.upload<AddResponse>(ADMIN_ROUTES.blobs, source,
+          { 'content-type': 'application/octet-stream', ...(size != null ? { 'content-length': String(size) } : {}) })
         bar?.update(Math.ceil((size ?? 0) / 1048576))
         bar?.stop()
         print(options.json === true, { cid: result.cid, size: result.size, mediaType: result.mediaType, sha256: result.sha256, created: result.created },
