@@ -31,6 +31,8 @@ export function instanceSettings ({ bucket, accessKeyId, secretAccessKey, endpoi
       S3_BUCKET: bucket,
       S3_REGION: 'us-east-1',
       S3_OVERRIDE_PATH_STYLE: 'true',
+      // the alias host serves only public-read objects; Mastodon's default, stated so nobody unsets it
+      S3_PERMISSION: 'public-read',
       AWS_ACCESS_KEY_ID: accessKeyId,
       AWS_SECRET_ACCESS_KEY: secretAccessKey,
       S3_ALIAS_HOST: `${hostAndPath}/${bucket}`
@@ -57,6 +59,8 @@ export function instanceSettings ({ bucket, accessKeyId, secretAccessKey, endpoi
       'Secret key': secretAccessKey,
       'Use SSL': protocol === 'https' ? 'on' : 'off',
       'Use proxy': 'off',
+      // Misskey uploads private objects unless told otherwise, and browsers read them through the Base URL
+      'Set "public-read" on upload': 'on',
       's3ForcePathStyle': 'on'
     }
   }
