@@ -76,7 +76,6 @@ export async function importStream (source: AsyncIterable<Uint8Array>, sink: Blo
     }
   }
 
-  if (process.env.FDN_X_HWM != null) { const st = (source as unknown as { _readableState?: { highWaterMark: number } })._readableState; if (st != null) st.highWaterMark = Number(process.env.FDN_X_HWM) }
   const pool = options.hashPool
   const chunkSize = options.chunkSize ?? CHUNK_SIZE
   // chunks are read straight into the pool's shared slots (when they fit one), which the

@@ -15,7 +15,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { startDaemon } from '../helpers/daemon.ts'
 import type { RunningDaemon } from '../helpers/daemon.ts'
 import { MiB, pngBytes, seededBytes } from '../helpers/bytes.ts'
-import { createTenant, nodeStatus, s3Client, xmlField } from '../helpers/s3.ts'
+import { createTenant, errorOf, nodeStatus, s3Client, xmlField } from '../helpers/s3.ts'
 import type { Tenant } from '../helpers/s3.ts'
 
 const md5 = (bytes: Uint8Array): string => createHash('md5').update(bytes).digest('hex')
@@ -24,15 +24,6 @@ const MASTODON_CACHE = 'public, max-age=315576000, immutable'
 
 async function bodyBytes (output: { Body?: unknown }): Promise<Buffer> {
   return Buffer.from(await (output.Body as { transformToByteArray: () => Promise<Uint8Array> }).transformToByteArray())
-}
-
-async function errorOf (promise: Promise<unknown>): Promise<{ name: string, status: number | undefined }> {
-  try {
-    await promise
-  } catch (err) {
-    return { name: (err as Error).name, status: (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode }
-  }
-  throw new Error('expected the request to fail')
 }
 
 /** Runs `fn` over `items`, `limit` at a time. */

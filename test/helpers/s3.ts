@@ -34,6 +34,16 @@ export async function createTenant (daemon: RunningDaemon, name: string, extra: 
   return await response.json() as Tenant
 }
 
+/** The SDK error a request failed with: its S3 code (as the error's name) and HTTP status. */
+export async function errorOf (promise: Promise<unknown>): Promise<{ name: string, status: number | undefined }> {
+  try {
+    await promise
+  } catch (err) {
+    return { name: (err as Error).name, status: (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode }
+  }
+  throw new Error('expected the request to fail')
+}
+
 export interface NodeStatus {
   logicalBytes: number
   physicalBytes: number

@@ -12,19 +12,10 @@ import {
 import { blockFiles, startDaemon, waitFor, writeAll } from '../helpers/daemon.ts'
 import type { RunningDaemon } from '../helpers/daemon.ts'
 import { MiB, seededBytes } from '../helpers/bytes.ts'
-import { awsChunked, createTenant, httpSend, nodeStatus, s3Client, signRequest, xmlField } from '../helpers/s3.ts'
+import { awsChunked, createTenant, errorOf, httpSend, nodeStatus, s3Client, signRequest, xmlField } from '../helpers/s3.ts'
 import type { Tenant } from '../helpers/s3.ts'
 
 const MAX = 2 * MiB
-
-async function errorOf (promise: Promise<unknown>): Promise<{ name: string, status: number | undefined }> {
-  try {
-    await promise
-  } catch (err) {
-    return { name: (err as Error).name, status: (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode }
-  }
-  throw new Error('expected the request to fail')
-}
 
 function crc32Base64 (bytes: Uint8Array): string {
   const out = Buffer.alloc(4)

@@ -29,24 +29,27 @@ async function rejectsWith (p: Promise<unknown>, code: S3ErrorCode, message?: st
   return caught
 }
 
+/** The documentation's "GET Object" example (examplebucket, Range bytes=0-9). */
+const DOC_GET: SignedRequest = {
+  method: 'GET',
+  rawPath: '/test.txt',
+  rawQuery: '',
+  headers: {
+    host: 'examplebucket.s3.amazonaws.com',
+    range: 'bytes=0-9',
+    'x-amz-content-sha256': EMPTY,
+    'x-amz-date': '20130524T000000Z',
+    authorization: `AWS4-HMAC-SHA256 Credential=${AKID}/20130524/us-east-1/s3/aws4_request,SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41`
+  }
+}
+
 describe('SigV4: the examples of the S3 documentation', () => {
   // "Signature Calculations for the Authorization Header: Transferring Payload
   // in a Single Chunk" — examplebucket, 20130524T000000Z, us-east-1
   const host = 'examplebucket.s3.amazonaws.com'
 
   it('GET Object with Range', async () => {
-    const request: SignedRequest = {
-      method: 'GET',
-      rawPath: '/test.txt',
-      rawQuery: '',
-      headers: {
-        host,
-        range: 'bytes=0-9',
-        'x-amz-content-sha256': EMPTY,
-        'x-amz-date': '20130524T000000Z',
-        authorization: `AWS4-HMAC-SHA256 Credential=${AKID}/20130524/us-east-1/s3/aws4_request,SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41`
-      }
-    }
+    const request = DOC_GET
     const auth = await verifyRequest(request, docSecrets, DOC_NOW)
     assert.equal(auth.kind, 'header')
     assert.equal(auth.accessKeyId, AKID)
@@ -346,18 +349,7 @@ describe('SigV4: requests signed by @smithy/signature-v4', () => {
 
 describe('SigV4: what S3 refuses, and how', () => {
   const host = 'examplebucket.s3.amazonaws.com'
-  const docGet: SignedRequest = {
-    method: 'GET',
-    rawPath: '/test.txt',
-    rawQuery: '',
-    headers: {
-      host,
-      range: 'bytes=0-9',
-      'x-amz-content-sha256': EMPTY,
-      'x-amz-date': '20130524T000000Z',
-      authorization: `AWS4-HMAC-SHA256 Credential=${AKID}/20130524/us-east-1/s3/aws4_request,SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41`
-    }
-  }
+  const docGet = DOC_GET
   const auth = docGet.headers.authorization as string
 
   it('no authentication at all is AccessDenied', async () => {
