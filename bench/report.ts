@@ -22,6 +22,9 @@ export interface Environment {
   toolNotes: string[]
 }
 
+/** Ingest through `fdn add` against `openssl dgst -sha256` on the same file (issue 2). */
+const INGEST_TARGET = 0.4
+
 export type Verdict = 'PASS' | 'FAIL' | 'NOT MEASURED' | 'reported'
 
 export interface SummaryRow {
@@ -78,8 +81,9 @@ export function summarize (gateway: GatewayReport | undefined, ingest: IngestRep
         fdn: run != null ? `${mib(run.bytesPerSecond)}/s` : 'not measured',
         anchor: anchor != null ? `openssl dgst -sha256 ${mib(anchor.bytesPerSecond)}/s` : 'not measured',
         ratio: percent(ratio),
-        target: 'none (reported)',
-        verdict: run == null || anchor == null ? 'NOT MEASURED' : 'reported'
+        // the issue's target is for ingest as an operator does it (`fdn add`); the API row shows the CLI's share
+        target: method === 'cli' ? `fdn ≥ ${INGEST_TARGET * 100} % of openssl` : 'none (reported)',
+        verdict: ratio == null ? 'NOT MEASURED' : method === 'api' ? 'reported' : ratio >= INGEST_TARGET ? 'PASS' : 'FAIL'
       })
       rows.push({
         id: `3${letter}`,

@@ -17,6 +17,7 @@ import type { RunningDaemon } from '../helpers/daemon.ts'
 import { MiB, pngBytes, seededBytes } from '../helpers/bytes.ts'
 import { createTenant, errorOf, nodeStatus, s3Client, xmlField } from '../helpers/s3.ts'
 import type { Tenant } from '../helpers/s3.ts'
+import { importStream } from '../../node/ingest/import-stream.ts'
 
 const md5 = (bytes: Uint8Array): string => createHash('md5').update(bytes).digest('hex')
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
@@ -116,8 +117,11 @@ describe('S3 API with @aws-sdk/client-s3: a Mastodon-shaped run', () => {
     await bodyBytes(both)
   })
 
-  it('serves public-read objects on the alias path, refuses them once private, and serves them again', async () => {
+  it('serves public-read objects on the alias path and by hash, refuses both once private, and serves them again', async () => {
     const url = `${daemon.http}/${Bucket}/${original}`
+    const cid = (await importStream((async function * () { yield originalBytes })(), { put: async () => {} }, { maxSize: Infinity })).cid.toString()
+    const byHash = `${daemon.http}/ipfs/${cid}`
+    assert.equal((await fetch(byHash, { method: 'HEAD' })).status, 200)
     const first = await fetch(url)
     assert.equal(first.status, 200)
     assert.equal(first.headers.get('content-type'), 'image/png')
@@ -138,6 +142,10 @@ describe('S3 API with @aws-sdk/client-s3: a Mastodon-shaped run', () => {
     const refused = await fetch(url)
     assert.equal(refused.status, 403)
     assert.equal(xmlField(await refused.text(), 'Code'), 'AccessDenied')
+    // no public reference remains: the gateway refuses the blob by hash too
+    const refusedByHash = await fetch(byHash)
+    assert.equal(refusedByHash.status, 403)
+    assert.equal(((await refusedByHash.json()) as { error: { code: string } }).error.code, 'forbidden')
     const missing = await fetch(`${daemon.http}/${Bucket}/${original}.nope`)
     assert.equal(missing.status, 403, 'a missing key looks like a private one')
     await missing.arrayBuffer()
@@ -151,6 +159,9 @@ describe('S3 API with @aws-sdk/client-s3: a Mastodon-shaped run', () => {
     const again = await fetch(url)
     assert.equal(again.status, 200)
     assert.ok(Buffer.from(await again.arrayBuffer()).equals(originalBytes))
+    const againByHash = await fetch(byHash)
+    assert.equal(againByHash.status, 200)
+    assert.ok(Buffer.from(await againByHash.arrayBuffer()).equals(originalBytes))
   })
 
   it('never lists publicly', async () => {

@@ -4,6 +4,9 @@ import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { runCli, startDaemon } from '../helpers/daemon.ts'
 import type { RunningDaemon } from '../helpers/daemon.ts'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
+import { createTenant, errorOf, nodeStatus, s3Client } from '../helpers/s3.ts'
+import { pngBytes } from '../helpers/bytes.ts'
 
 async function filesUnder (dir: string): Promise<string[]> {
   const out: string[] = []
@@ -89,6 +92,23 @@ describe('fdn tenant', () => {
     const missing = await runCli(['tenant', 'show', 'nobody-here'], env)
     assert.equal(missing.code, 1)
     assert.match(missing.stderr, /no tenant named 'nobody-here'/)
+  })
+
+  it('remove refuses while the tenant holds objects; --purge deletes them and frees their blobs', async () => {
+    const tenant = await createTenant(daemon, 'misskey')
+    const s3 = s3Client(daemon, tenant)
+    for (const Key of ['files/a.png', 'files/b.png']) await s3.send(new PutObjectCommand({ Bucket: 'misskey', Key, Body: pngBytes(2048 + Key.length) }))
+    const refused = await runCli(['tenant', 'remove', 'misskey'], env)
+    assert.equal(refused.code, 1)
+    assert.match(refused.stderr, /still holds 2 objects.*--purge/)
+    assert.equal((await nodeStatus(daemon)).objects, 2)
+    const purged = JSON.parse((await runCli(['tenant', 'remove', 'misskey', '--purge', '--json'], env)).stdout) as { objectsDeleted: number }
+    assert.equal(purged.objectsDeleted, 2)
+    const status = await nodeStatus(daemon)
+    assert.equal(status.objects, 0)
+    assert.equal(status.blobs, 0)
+    // its key is gone with it
+    assert.equal((await errorOf(s3.send(new PutObjectCommand({ Bucket: 'misskey', Key: 'x', Body: 'x' })))).name, 'InvalidAccessKeyId')
   })
 
   it('remove deletes an empty tenant and its key', async () => {
