@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises'
 import path from 'node:path'
+import { CONFIG_FILE } from '../config/load.ts'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
@@ -26,11 +27,13 @@ export interface InitResult {
   /** false when an existing identity was kept. */
   createdIdentity: boolean
   createdToken: boolean
+  createdConfig: boolean
 }
 
 /**
- * Creates the data directory, the node's Ed25519 identity and the admin token
- * where they are missing. Never replaces an existing identity: it names the
+ * Creates the data directory, the node's Ed25519 identity, the admin token
+ * and an empty config file where they are missing (`fdn init`, and the
+ * first `fdn start`). Never replaces an existing identity: it names the
  * node in the swarm and signs its records.
  */
 export async function initDataDir (dataDir: string): Promise<InitResult> {
@@ -49,7 +52,9 @@ export async function initDataDir (dataDir: string): Promise<InitResult> {
     await writeSecret(tokenFile, `${randomBytes(32).toString('base64url')}\n`)
     createdToken = true
   }
-  return { identity: { privateKey, peerId: peerIdFromPrivateKey(privateKey).toString() }, createdIdentity, createdToken }
+  const createdConfig = await writeIfMissing(path.join(dataDir, CONFIG_FILE),
+    `${JSON.stringify({ $comment: 'settings override FDN_* environment variables; flags override both. Keys: see docs/configuration.md' }, null, 2)}\n`)
+  return { identity: { privateKey, peerId: peerIdFromPrivateKey(privateKey).toString() }, createdIdentity, createdToken, createdConfig }
 }
 
 export async function loadIdentity (dataDir: string): Promise<Identity> {
@@ -81,6 +86,16 @@ async function readOptional (file: string): Promise<Buffer | undefined> {
     return await readFile(file)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+}
+
+async function writeIfMissing (file: string, content: string): Promise<boolean> {
+  try {
+    await writeFile(file, content, { flag: 'wx' })
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
     throw err
   }
 }

@@ -1,7 +1,5 @@
-import { access, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Command } from 'commander'
-import { CONFIG_FILE } from '../../config/load.ts'
 import { IDENTITY_FILE, initDataDir } from '../../identity/identity.ts'
 import { print } from '../output.ts'
 import { dataDirOf } from '../shared-options.ts'
@@ -14,11 +12,7 @@ export function initCommand (program: Command): void {
     .action(async (options: { data?: string, json?: boolean }) => {
       const dataDir = dataDirOf(options)
       const result = await initDataDir(dataDir)
-      const configFile = path.join(dataDir, CONFIG_FILE)
-      const createdConfig = await access(configFile).then(() => false, async () => {
-        await writeFile(configFile, `${JSON.stringify({ $comment: 'settings override FDN_* environment variables; flags override both. Keys: see docs/configuration.md' }, null, 2)}\n`)
-        return true
-      })
+      const createdConfig = result.createdConfig
       const keyFile = path.join(dataDir, IDENTITY_FILE)
       print(options.json === true, { dataDir, peerId: result.identity.peerId, createdIdentity: result.createdIdentity, createdConfig, identityFile: keyFile }, () => [
         result.createdIdentity ? `Created a new node identity in ${dataDir}` : `Kept the existing node identity in ${dataDir}`,
