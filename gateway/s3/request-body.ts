@@ -17,9 +17,15 @@ export function rawBody (request: FastifyRequest): AsyncIterable<Uint8Array> {
   return request.raw.iterator({ destroyOnReturn: false })
 }
 
-/** The verified object bytes of a request (EntityTooLarge past `maxSize`). */
+/**
+ * The verified object bytes of a request (EntityTooLarge past `maxSize`).
+ * The store hashes them (SHA-256 for the CID, MD5 for the ETag), so the
+ * payload hash and Content-MD5 are checked against its digests: pass
+ * `body.checkObjectHashes` as the store's `verify`, which runs before the
+ * index batch.
+ */
 export function objectBody (request: FastifyRequest, auth: AuthResult, maxSize: number): VerifiedBody {
-  return verifiedBody(rawBody(request), auth, request.headers, { maxSize })
+  return verifiedBody(rawBody(request), auth, request.headers, { maxSize, objectHashesFromConsumer: true })
 }
 
 /** Aborted when the client goes away before its request is complete. */

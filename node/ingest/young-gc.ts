@@ -41,15 +41,24 @@ function youngGc (): (() => void) | null {
   return minorGc
 }
 
-/** Bytes of request body between two young collections. */
+/** Bytes of short-lived buffers between two young collections. */
 const YOUNG_GC_EVERY = 8 * 1024 * 1024
 
 let received = 0
 
-/** Counts body bytes received (all uploads together) and runs a young collection every few MiB. */
-export function bodyBytesReceived (bytes: number): void {
+/**
+ * Counts bytes of short-lived buffers (request bodies, blocks read from disk
+ * that the block cache does not keep) and runs a young collection every few
+ * MiB, so they are freed young rather than by a full collection of the heap.
+ */
+export function shortLivedBytes (bytes: number): void {
   received += bytes
   if (received < YOUNG_GC_EVERY) return
   received = 0
   youngGc()?.()
+}
+
+/** Counts body bytes received (all uploads together): see `shortLivedBytes`. */
+export function bodyBytesReceived (bytes: number): void {
+  shortLivedBytes(bytes)
 }

@@ -1,4 +1,5 @@
 import type { ObjectKey, TenantName } from '../../protocol/names.ts'
+import type { BlockLease } from '../store/blocks.ts'
 import type {
   CompletedPart, CopyOptions, ListOptions, ListResult, ObjectRecord, PartRecord, PutOptions, StoredHeaders, TenantInfo, TenantRecord, UploadRecord, Acl
 } from './types.ts'
@@ -25,7 +26,7 @@ export interface ObjectStoreApi {
   list: (tenant: TenantName, options: ListOptions) => Promise<ListResult>
 
   createUpload: (tenant: TenantName, key: ObjectKey, options: { headers: StoredHeaders, metadata: Record<string, string>, acl: Acl }) => Promise<UploadRecord>
-  uploadPart: (tenant: TenantName, uploadId: string, partNumber: number, body: AsyncIterable<Uint8Array>, options: { maxSize: number, signal?: AbortSignal }) => Promise<PartRecord>
+  uploadPart: (tenant: TenantName, uploadId: string, partNumber: number, body: AsyncIterable<Uint8Array>, options: { maxSize: number, signal?: AbortSignal, verify?: PutOptions['verify'] }) => Promise<PartRecord>
   /** UploadPartCopy: a part made from a byte range of an existing object. */
   copyPart: (tenant: TenantName, uploadId: string, partNumber: number, from: { tenant: TenantName, key: ObjectKey, range?: { start: number, end: number } }) => Promise<PartRecord>
   completeUpload: (tenant: TenantName, uploadId: string, parts: CompletedPart[]) => Promise<ObjectRecord & { key: ObjectKey }>
@@ -35,4 +36,10 @@ export interface ObjectStoreApi {
 
   /** The object's bytes in a range, each block verified (MediaStore.read). */
   read: (record: ObjectRecord, range: { start: number, end: number }, signal?: AbortSignal) => AsyncIterable<Uint8Array>
+  /**
+   * All of an object stored as a single raw block (up to one chunk: most
+   * media), verified, in one buffer lent until `release` (call it once the
+   * answer has gone out); undefined for larger objects, which `read` streams.
+   */
+  singleBlock: (record: ObjectRecord, signal?: AbortSignal) => Promise<BlockLease | undefined>
 }

@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
+import { RAW_CODEC } from '../../protocol/cid-profile.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import { parseObjectKey } from '../../protocol/names.ts'
 import type { ObjectKey, TenantName } from '../../protocol/names.ts'
 import type { CidString } from '../../protocol/cid.ts'
 import type { Tx } from '../store/index-db.ts'
+import type { BlockLease } from '../store/blocks.ts'
 import type { MediaStore } from '../store/media-store.ts'
 import { addRef, removeRef, setRefPublic } from '../store/refs.ts'
 import type { NewBlob } from '../store/refs.ts'
@@ -45,11 +47,12 @@ export class ObjectStore implements ObjectStoreApi {
   async put (tenant: TenantName, key: ObjectKey, body: AsyncIterable<Uint8Array>, options: PutOptions): Promise<ObjectRecord> {
     parseObjectKey(key)
     const before = await this.requireTenant(tenant)
-    if (options.expectedSize != null) {
+    // the early quota check, before any byte is read (the commit checks again)
+    if (options.expectedSize != null && before.quota != null) {
       const replaced = (await this.store.db.get('object', objectId(tenant, key)))?.size ?? 0
       checkQuota(before, options.expectedSize - replaced)
     }
-    return await this.store.ingest(body, { maxSize: options.maxSize, signal: options.signal }, async (tx, blob) => {
+    return await this.store.ingest(body, { maxSize: options.maxSize, signal: options.signal, verify: options.verify }, async (tx, blob) => {
       const record: ObjectRecord = {
         cid: blob.record.cid,
         size: blob.record.size,
@@ -117,6 +120,12 @@ export class ObjectStore implements ObjectStoreApi {
     return this.store.read(CID.parse(record.cid), range, signal)
   }
 
+  async singleBlock (record: ObjectRecord, signal?: AbortSignal): Promise<BlockLease | undefined> {
+    const cid = CID.parse(record.cid)
+    if (cid.code !== RAW_CODEC) return undefined
+    return await this.store.blockLease(cid, { size: record.size, signal })
+  }
+
   /** Deletes every object and unfinished upload of a tenant (tenant removal with --purge). */
   async deleteAll (tenant: TenantName): Promise<number> {
     let deleted = 0
@@ -142,7 +151,7 @@ export class ObjectStore implements ObjectStoreApi {
     return upload
   }
 
-  async uploadPart (tenant: TenantName, uploadId: string, partNumber: number, body: AsyncIterable<Uint8Array>, options: { maxSize: number, signal?: AbortSignal }): Promise<PartRecord> {
+  async uploadPart (tenant: TenantName, uploadId: string, partNumber: number, body: AsyncIterable<Uint8Array>, options: { maxSize: number, signal?: AbortSignal, verify?: PutOptions['verify'] }): Promise<PartRecord> {
     checkPartNumber(partNumber)
     const upload = await this.requireUpload(tenant, uploadId)
     checkQuota(await this.requireTenant(tenant), 0)

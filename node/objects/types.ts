@@ -94,6 +94,8 @@ export interface PutOptions {
   /** Bytes the client announced (Content-Length or x-amz-decoded-content-length), for an early quota check. */
   expectedSize?: number
   signal?: AbortSignal
+  /** Checks the body's digests once it has ended, before anything is recorded (MediaStore.ingest); throws to refuse it. */
+  verify?: (hashes: { sha256: string, md5: string }) => void
 }
 
 export interface CopyOptions {

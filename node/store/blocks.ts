@@ -1,15 +1,30 @@
 import { createHash } from 'node:crypto'
-import { access, close, open, rename, write } from 'node:fs'
+import { access, close, fstat, open, read, rename, write } from 'node:fs'
 import { mkdir, rm, stat, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { NextToLast } from 'blockstore-fs/sharding'
 import { LRUCache } from 'lru-cache'
 import { CID } from 'multiformats/cid'
-import { DAG_PB_CODEC, IDENTITY_HASH, RAW_CODEC } from '../../protocol/cid-profile.ts'
+import { CHUNK_SIZE, DAG_PB_CODEC, IDENTITY_HASH, RAW_CODEC } from '../../protocol/cid-profile.ts'
 import { cidString } from '../../protocol/cid.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import type { Block } from '../ingest/dag-builder.ts'
+import { shortLivedBytes } from '../ingest/young-gc.ts'
+import { FrequencySketch } from './frequency-sketch.ts'
+
+/**
+ * A verified block for one use. `release` must be called once nothing reads
+ * `bytes` any more (the answer has been handed to the OS, or abandoned);
+ * `bytes` must not be touched after it.
+ */
+export interface BlockLease {
+  readonly bytes: Uint8Array
+  readonly release: () => void
+}
+
+/** Reusable read buffers kept while idle: enough for the requests in flight on a busy node. */
+const SPARE_READ_BUFFERS = 16
 
 export interface BlocksOptions {
   /** Bytes of verified blocks kept in memory. */
@@ -22,12 +37,21 @@ export interface BlocksOptions {
  * verified against its CID every time it comes off the disk (a corrupt block
  * is an error, never data), hot verified blocks are served from memory, and
  * concurrent writes of the same block are serialised.
+ *
+ * The cache admits what fits while it has room; once full, a block read from
+ * disk replaces the least recently used one only if it has been asked for
+ * more often lately (FrequencySketch). A block not kept dies young: its read
+ * counts towards the next young collection (young-gc.ts), so reading media
+ * the cache does not keep costs no full collections of the heap.
  */
 export class Blocks {
   private readonly fs: FsBlockstore
   private readonly sharding = new NextToLast()
-  private readonly cache: LRUCache<string, Uint8Array> | undefined
+  private readonly cache: LRUCache<string, CachedBlock> | undefined
+  private readonly sketch: FrequencySketch | undefined
   private readonly writing = new Map<string, Promise<void>>()
+  /** Idle buffers of `lease` reads (CHUNK_SIZE each): a block the cache does not keep is read into one and handed back. */
+  private readonly spare: ArrayBuffer[] = []
   /** Shard directories known to exist: each is made once, not at every write. */
   private readonly shards = new Set<string>()
   private readonly onCorrupt: ((cid: CID) => void) | undefined
@@ -35,8 +59,10 @@ export class Blocks {
   constructor (dir: string, options: BlocksOptions) {
     this.fs = new FsBlockstore(dir, { shardingStrategy: this.sharding })
     this.cache = options.cacheBytes > 0
-      ? new LRUCache({ maxSize: options.cacheBytes, sizeCalculation: (bytes) => Math.max(1, bytes.length) })
+      ? new LRUCache<string, CachedBlock>({ maxSize: options.cacheBytes, sizeCalculation: (entry) => Math.max(1, entry.bytes.length) })
       : undefined
+    // about four counters per block the cache can hold, counting blocks of 16 KiB
+    this.sketch = this.cache != null ? new FrequencySketch(Math.min(1 << 20, Math.max(1024, options.cacheBytes / 4096))) : undefined
     this.onCorrupt = options.onCorrupt
   }
 
@@ -108,8 +134,10 @@ export class Blocks {
   async get (cid: CID, signal?: AbortSignal, options: { fresh?: boolean, cache?: boolean } = {}): Promise<Uint8Array> {
     if (cid.multihash.code === IDENTITY_HASH) return cid.multihash.digest
     const key = cid.toString()
+    const keep = options.fresh !== true && options.cache !== false
+    if (keep) this.sketch?.increment(cid.multihash.digest)
     const cached = options.fresh === true ? undefined : this.cache?.get(key)
-    if (cached != null) return cached
+    if (cached != null) return cached.bytes
     const { dir, file } = this.sharding.encode(cid)
     let bytes: Buffer
     try {
@@ -122,8 +150,78 @@ export class Blocks {
       this.onCorrupt?.(cid)
       throw new FdnError('corrupt_block', `block ${cidString(cid)} on disk does not match its CID`)
     }
-    if (options.cache !== false) this.cache?.set(key, bytes)
+    if (keep && this.admits(cid, bytes.length)) this.cache?.set(key, { bytes, digest: cid.multihash.digest })
+    else shortLivedBytes(bytes.length)
     return bytes
+  }
+
+  /**
+   * A verified block for answering one request, without making garbage: a
+   * cached block is shared, a block the cache keeps is read as by `get`, and
+   * any other is read into a reusable buffer that `release` takes back.
+   * `size`: the block's size, when the caller knows it (from the index).
+   */
+  async lease (cid: CID, options: { size?: number, signal?: AbortSignal } = {}): Promise<BlockLease> {
+    if (cid.multihash.code === IDENTITY_HASH) return { bytes: cid.multihash.digest, release: noop }
+    const key = cid.toString()
+    this.sketch?.increment(cid.multihash.digest)
+    const cached = this.cache?.get(key)
+    if (cached != null) return { bytes: cached.bytes, release: noop }
+    const { signal } = options
+    const { dir, file } = this.sharding.encode(cid)
+    let fd: number
+    try {
+      signal?.throwIfAborted()
+      fd = await new Promise<number>((resolve, reject) => { open(path.join(this.fs.path, dir, file), 'r', (err, fd) => { err == null ? resolve(fd) : reject(err) }) })
+    } catch (err) {
+      if (signal?.aborted === true) throw new FdnError('aborted', 'request aborted')
+      throw new FdnError('not_found', `block ${cidString(cid)} is not in the store`, { cause: err })
+    }
+    let slot: ArrayBuffer | undefined
+    try {
+      const size = options.size ?? await new Promise<number>((resolve, reject) => { fstat(fd, (err, stats) => { err == null ? resolve(stats.size) : reject(err) }) })
+      const keep = this.admits(cid, size)
+      slot = keep || size > CHUNK_SIZE ? undefined : this.spare.pop() ?? new ArrayBuffer(CHUNK_SIZE)
+      const target = slot !== undefined ? Buffer.from(slot, 0, size) : Buffer.allocUnsafeSlow(size)
+      const bytes = target.subarray(0, await readInto(fd, target, signal))
+      if (!createHash('sha256').update(bytes).digest().equals(cid.multihash.digest)) {
+        this.onCorrupt?.(cid)
+        throw new FdnError('corrupt_block', `block ${cidString(cid)} on disk does not match its CID`)
+      }
+      if (slot === undefined) {
+        if (keep) this.cache?.set(key, { bytes, digest: cid.multihash.digest })
+        else shortLivedBytes(bytes.length)
+        return { bytes, release: noop }
+      }
+      const lent = slot
+      slot = undefined
+      let released = false
+      return {
+        bytes,
+        release: () => {
+          if (released) return
+          released = true
+          if (this.spare.length < SPARE_READ_BUFFERS) this.spare.push(lent)
+        }
+      }
+    } catch (err) {
+      if (signal?.aborted === true) throw new FdnError('aborted', 'request aborted')
+      if (err instanceof FdnError) throw err
+      throw new FdnError('not_found', `block ${cidString(cid)} could not be read`, { cause: err })
+    } finally {
+      // nothing read into a slot that is not lent out: it can go back at once
+      if (slot !== undefined && this.spare.length < SPARE_READ_BUFFERS) this.spare.push(slot)
+      close(fd, noop)
+    }
+  }
+
+  /** Whether the cache takes a block just read: while it has room, or when it is asked for more than the block it would evict. */
+  private admits (cid: CID, size: number): boolean {
+    const cache = this.cache
+    if (cache == null || this.sketch == null || size > cache.maxSize) return false
+    if (cache.calculatedSize + size <= cache.maxSize) return true
+    for (const victim of cache.rvalues()) return victim == null || this.sketch.estimate(cid.multihash.digest) > this.sketch.estimate(victim.digest)
+    return true
   }
 
   async delete (cid: CID): Promise<void> {
@@ -143,6 +241,28 @@ export class Blocks {
     const { dir, file } = this.sharding.encode(cid)
     return (await stat(path.join(this.fs.path, dir, file))).size
   }
+}
+
+interface CachedBlock {
+  bytes: Uint8Array
+  /** the multihash digest: what the frequency sketch counts */
+  digest: Uint8Array
+}
+
+function noop (): void {}
+
+/** Reads from the start of `fd` until `target` is full or the file ends; answers the bytes read. */
+async function readInto (fd: number, target: Buffer, signal: AbortSignal | undefined): Promise<number> {
+  let filled = 0
+  while (filled < target.length) {
+    signal?.throwIfAborted()
+    const n = await new Promise<number>((resolve, reject) => {
+      read(fd, target, filled, target.length - filled, filled, (err, bytesRead) => { err == null ? resolve(bytesRead) : reject(err) })
+    })
+    if (n === 0) break
+    filled += n
+  }
+  return filled
 }
 
 async function exists (file: string): Promise<boolean> {

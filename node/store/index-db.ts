@@ -47,24 +47,51 @@ export interface Range {
   reverse?: boolean
 }
 
+/** Tables whose records are kept in memory, and how many of each (the least recently used go first). */
+const CACHED: Partial<Record<TableName, number>> = {
+  blob: 50_000,
+  object: 20_000,
+  tenant: 10_000,
+  akey: 10_000,
+  meta: 16
+}
+
+/** A cached "no such record": answers later reads without asking level again. */
+const ABSENT = Symbol('absent')
+type Cached = object | string | number | boolean | typeof ABSENT
+
 /**
  * The node's level index. Every change is a transaction: reads see the
  * transaction's own writes, and the writes go out as one atomic batch, under
  * one lock so reference counts and totals never race. Batches are written
  * only after the blocks they point at are on disk.
+ *
+ * The records every request reads (access key → tenant, the tenant, the
+ * object, the blob, the node totals) are kept in bounded LRU caches, so a
+ * request rarely costs a round trip to level's threads. Once a batch has
+ * committed, `transact` writes every key it touched into the caches (a
+ * deleted key as absent): a read from level that overlapped the batch, and
+ * may have seen the index before it, finds the key cached and leaves it, and
+ * should the key have been evicted meanwhile, such a read fills nothing. So
+ * the caches never hold a record older than the last commit. Cached records
+ * are shared and frozen: callers copy them to change them, as they do.
  */
 export class IndexDb {
   private readonly db: Db
   private readonly tables: { [K in TableName]: Sub<Tables[K]> }
   private readonly lock = new Mutex()
-  /** Blob records read on every gateway request; kept coherent by `transact`. */
-  private readonly blobCache = new LRUCache<string, BlobRecord>({ max: 50_000 })
+  private readonly caches: Partial<Record<TableName, LRUCache<string, Cached>>> = {}
+  /** Batches committed (or failed), and cache entries evicted: what a read from level checks before it fills a cache. */
+  private commits = 0
+  private evictions = 0
 
   constructor (location: string) {
     this.db = new Level<string, unknown>(location, { valueEncoding: 'json' })
     const tables: Partial<Record<TableName, unknown>> = {}
     for (const name of TABLES) tables[name] = this.db.sublevel(name, { valueEncoding: 'json' })
     this.tables = tables as { [K in TableName]: Sub<Tables[K]> }
+    const dispose = (_value: Cached, _key: string, reason: string): void => { if (reason === 'evict') this.evictions++ }
+    for (const [table, max] of Object.entries(CACHED) as Array<[TableName, number]>) this.caches[table] = new LRUCache({ max, dispose })
   }
 
   async open (): Promise<void> {
@@ -76,12 +103,15 @@ export class IndexDb {
   }
 
   async get<K extends TableName> (table: K, key: string): Promise<Tables[K] | undefined> {
-    if (table === 'blob') {
-      const cached = this.blobCache.get(key)
-      if (cached != null) return cached as Tables[K]
-    }
+    const cache = this.caches[table]
+    if (cache === undefined) return await this.tables[table].get(key)
+    const cached = cache.get(key)
+    if (cached !== undefined) return cached === ABSENT ? undefined : cached as Tables[K]
+    const commits = this.commits
+    const evictions = this.evictions
     const value = await this.tables[table].get(key)
-    if (table === 'blob' && value != null) this.blobCache.set(key, value as BlobRecord)
+    // a batch that committed meanwhile left its keys in the cache, unless they were evicted since
+    if (!cache.has(key) && (commits === this.commits || evictions === this.evictions)) cache.set(key, value === undefined ? ABSENT : freeze(value as Cached))
     return value
   }
 
@@ -104,16 +134,31 @@ export class IndexDb {
         const sublevel = this.tables[table] as Sub<unknown>
         ops.push(value === undefined ? { type: 'del', sublevel, key } : { type: 'put', sublevel, key, value })
       }
-      if (ops.length > 0) await this.db.batch(ops)
+      if (ops.length === 0) return { result, freedBlocks: tx.freedBlocks }
+      try {
+        await this.db.batch(ops)
+      } catch (err) {
+        // whether the batch reached the index is unknown: forget what it touched, and let no read in flight fill it back
+        this.commits++
+        this.evictions++
+        for (const id of tx.writes.keys()) {
+          const [table, key] = splitId(id)
+          this.caches[table]?.delete(key)
+        }
+        throw err
+      }
+      this.commits++
       for (const [id, value] of tx.writes) {
         const [table, key] = splitId(id)
-        if (table !== 'blob') continue
-        if (value === undefined) this.blobCache.delete(key)
-        else this.blobCache.set(key, value as BlobRecord)
+        this.caches[table]?.set(key, value === undefined ? ABSENT : freeze(value as Cached))
       }
       return { result, freedBlocks: tx.freedBlocks }
     })
   }
+}
+
+function freeze<V> (value: V): V {
+  return typeof value === 'object' && value !== null ? Object.freeze(value) : value
 }
 
 /** A transaction's view: its own pending writes over the committed index. */

@@ -13,6 +13,7 @@ import { importStream } from '../ingest/import-stream.ts'
 import { HashPool } from '../ingest/hash-pool.ts'
 import { detectMediaType } from '../ingest/media-type.ts'
 import { Blocks } from './blocks.ts'
+import type { BlockLease } from './blocks.ts'
 import { Claims } from './claims.ts'
 import { IndexDb } from './index-db.ts'
 import type { Tx } from './index-db.ts'
@@ -33,6 +34,13 @@ export interface MediaStoreOptions {
 export interface IngestOptions {
   maxSize: number
   signal?: AbortSignal
+  /**
+   * Checks the file's digests (hex) once all of it is in and its blocks are
+   * written, before the index batch: a throw refuses the upload and removes
+   * what only it wrote. The S3 API compares the client's payload hash and
+   * Content-MD5 here, against the store's own hashes of the bytes.
+   */
+  verify?: (hashes: { sha256: string, md5: string }) => void
 }
 
 /** A byte range of a file: first byte and one past the last. */
@@ -101,6 +109,7 @@ export class MediaStore {
     }
     try {
       const { blocks, ...imported } = await importStream(source, sink, { maxSize: options.maxSize, signal: options.signal, hashPool: this.hashPool })
+      options.verify?.({ sha256: imported.sha256, md5: imported.md5 })
       const blob: NewBlob = { record: { ...imported, cid: cidString(imported.cid), blocks: blocks.length }, blockSizes }
       const result = await this.transact(async tx => await commit(tx, blob))
       this.release(claimed)
@@ -151,6 +160,11 @@ export class MediaStore {
   /** One verified block. */
   async block (cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
     return await this.blocks.get(cid, signal)
+  }
+
+  /** One verified block for answering one request (Blocks.lease): call `release` once the answer is out. */
+  async blockLease (cid: CID, options: { size?: number, signal?: AbortSignal } = {}): Promise<BlockLease> {
+    return await this.blocks.lease(cid, options)
   }
 
   /**

@@ -46,7 +46,8 @@ export async function addRef (tx: Tx, cid: CidString, ref: RefInput, blob?: NewB
     await tx.updateStats(stats => { stats.blobs++; stats.physicalBytes += newBytes })
   }
   const key = refKey(cid, ref.kind, ref.holder)
-  const existing = await tx.get('ref', key)
+  // a blob just created has no references yet
+  const existing = created ? undefined : await tx.get('ref', key)
   if (existing == null) {
     record = { ...record, refcount: record.refcount + 1, publicRefs: record.publicRefs + (ref.public ? 1 : 0) }
     const size = record.size

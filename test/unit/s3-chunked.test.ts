@@ -452,6 +452,43 @@ describe('plain bodies: payload hash, Content-MD5, checksums, lengths', () => {
     assert.equal(err.status, 400)
   })
 
+  it('with objectHashesFromConsumer, checks the payload hash and Content-MD5 against the consumer\'s digests', async () => {
+    const data = randomBytes(150_001)
+    const md5 = createHash('md5').update(data).digest()
+    const u = await upload('signed', 0) // only for a signing context
+    const signedPayload: AuthPart = { ...u.auth, payload: 'signed', contentSha256: sha256(data).toUpperCase() }
+    const headers = { 'content-length': String(data.length), 'content-md5': md5.toString('base64') }
+    const consume = async (auth: AuthPart, h: RequestHeaders): Promise<ReturnType<typeof verifiedBody>> => {
+      const stream = verifiedBody(pieces(data), auth, h, { objectHashesFromConsumer: true })
+      const out: Buffer[] = []
+      for await (const piece of stream) out.push(Buffer.from(piece))
+      assert.ok(Buffer.concat(out).equals(data))
+      // nothing is settled before the consumer's check
+      assert.equal(stream.digest, undefined)
+      return stream
+    }
+    const right = { sha256: sha256(data), md5: md5.toString('hex') }
+    const ok = await consume(signedPayload, headers)
+    assert.throws(() => { verifiedBody(pieces(data), signedPayload, headers, { objectHashesFromConsumer: true }).checkObjectHashes(right) }, /has not ended/)
+    ok.checkObjectHashes(right)
+    assert.equal(ok.digest?.sha256, sha256(data))
+    assert.equal(ok.digest?.contentMd5, md5.toString('base64'))
+    const badSha = await consume(signedPayload, headers)
+    const err = await refused(async () => { badSha.checkObjectHashes({ ...right, sha256: EMPTY }) }, 'XAmzContentSHA256Mismatch')
+    assert.equal(err.extra.S3ComputedContentSHA256, EMPTY)
+    assert.equal(badSha.digest, undefined)
+    const badMd5 = await consume(signedPayload, headers)
+    await refused(async () => { badMd5.checkObjectHashes({ ...right, md5: createHash('md5').update('x').digest('hex') }) }, 'BadDigest')
+    assert.equal(badMd5.digest, undefined)
+    // an unsigned payload without Content-MD5 has nothing to compare, and settles
+    const plain = await consume(unsigned, { 'content-length': String(data.length) })
+    plain.checkObjectHashes({ sha256: EMPTY, md5: '00' })
+    assert.equal(plain.digest?.size, data.length)
+    assert.equal(plain.digest?.sha256, undefined)
+    // checksums (x-amz-checksum-*) are still the body's own, checked as it ends
+    await refused(() => consume(unsigned, { 'x-amz-checksum-crc32': checksumOf('crc32', Buffer.from('x')) }), 'BadDigest')
+  })
+
   it('an x-amz-checksum-* header sent up front is verified and echoed', async () => {
     const data = randomBytes(77_777)
     for (const alg of CHECKSUM_ALGORITHMS) {

@@ -26,6 +26,20 @@ export interface BodyOptions {
   readonly maxSize?: number
   /** checksums to compute even if the client sent none (returned in the digest) */
   readonly computeChecksums?: readonly ChecksumAlgorithm[]
+  /**
+   * The consumer computes the SHA-256 and MD5 of the object bytes itself (the
+   * store does, for the CID and the ETag), so the body does not hash them a
+   * second time: the signed payload hash and Content-MD5 are compared with
+   * the consumer's digests by `checkObjectHashes`, which the consumer must
+   * call once the body has ended and before it keeps anything.
+   */
+  readonly objectHashesFromConsumer?: boolean
+}
+
+/** Hex digests of the object bytes, as the consumer computed them. */
+export interface ObjectHashes {
+  readonly sha256: string
+  readonly md5: string
 }
 
 /** What the headers say the body must be; checked before any byte is read. */
@@ -64,8 +78,20 @@ export interface BodyDigest {
 
 export interface VerifiedBody extends AsyncGenerator<Uint8Array, BodyDigest, undefined> {
   readonly plan: BodyPlan
-  /** set once the body has ended and everything matched */
+  /** set once the body has ended and everything matched (with `objectHashesFromConsumer`: once `checkObjectHashes` passed) */
   readonly digest: BodyDigest | undefined
+  /**
+   * With `objectHashesFromConsumer`, after the body has ended: checks the
+   * payload hash and Content-MD5 against the object's digests; throws
+   * XAmzContentSHA256Mismatch or BadDigest. Without it, does nothing.
+   */
+  readonly checkObjectHashes: (hashes: ObjectHashes) => void
+}
+
+interface Outcome {
+  digest: BodyDigest | undefined
+  /** ended, waiting for the consumer's object hashes */
+  pending: BodyDigest | undefined
 }
 
 function single (value: string | string[] | undefined): string | undefined {
@@ -175,18 +201,44 @@ export function verifiedBody (
   options: BodyOptions = {}
 ): VerifiedBody {
   const plan = planBody(auth, headers, options)
-  const outcome: { digest: BodyDigest | undefined } = { digest: undefined }
-  const gen = run(source, auth, plan, outcome)
+  const deferred = options.objectHashesFromConsumer === true
+  const outcome: Outcome = { digest: undefined, pending: undefined }
+  const gen = run(source, auth, plan, outcome, deferred)
+  const checkObjectHashes = (hashes: ObjectHashes): void => {
+    if (!deferred) return
+    const pending = outcome.pending
+    if (pending === undefined) throw new Error('checkObjectHashes: the body has not ended')
+    const sha256 = plan.payloadSha256 === undefined ? undefined : checkPayloadSha256(plan, hashes.sha256.toLowerCase())
+    const contentMd5 = plan.contentMd5 === undefined ? undefined : checkContentMd5(plan, Buffer.from(hashes.md5, 'hex').toString('base64'))
+    outcome.pending = undefined
+    outcome.digest = { ...pending, sha256, contentMd5 }
+  }
   Object.defineProperty(gen, 'plan', { value: plan, enumerable: true })
   Object.defineProperty(gen, 'digest', { get: () => outcome.digest, enumerable: true })
+  Object.defineProperty(gen, 'checkObjectHashes', { value: checkObjectHashes, enumerable: true })
   return gen as VerifiedBody
+}
+
+function checkPayloadSha256 (plan: BodyPlan, computedHex: string): string {
+  if (computedHex !== plan.payloadSha256) {
+    throw s3Error('XAmzContentSHA256Mismatch', undefined, { ClientComputedContentSHA256: plan.payloadSha256!, S3ComputedContentSHA256: computedHex })
+  }
+  return computedHex
+}
+
+function checkContentMd5 (plan: BodyPlan, computedBase64: string): string {
+  if (computedBase64 !== plan.contentMd5) {
+    throw s3Error('BadDigest', undefined, { ExpectedDigest: Buffer.from(plan.contentMd5!, 'base64').toString('hex'), CalculatedDigest: Buffer.from(computedBase64, 'base64').toString('hex') })
+  }
+  return computedBase64
 }
 
 async function * run (
   source: AsyncIterable<Uint8Array>,
   auth: Pick<AuthResult, 'payload' | 'signingKey' | 'amzDate' | 'scope' | 'signature'>,
   plan: BodyPlan,
-  outcome: { digest: BodyDigest | undefined }
+  outcome: Outcome,
+  deferred: boolean
 ): AsyncGenerator<Uint8Array, BodyDigest, undefined> {
   const signedChunks = auth.payload === 'streaming-signed' || auth.payload === 'streaming-signed-trailer'
   const decoder = plan.chunked
@@ -197,8 +249,9 @@ async function * run (
     })
     : undefined
   const checksums = new Map<ChecksumAlgorithm, Checksum>(plan.compute.map((alg) => [alg, createChecksum(alg)]))
-  const md5 = plan.contentMd5 === undefined ? undefined : createHash('md5')
-  const sha256 = plan.payloadSha256 === undefined ? undefined : createHash('sha256')
+  // with `deferred`, the consumer's own digests of the object bytes stand for these (checkObjectHashes)
+  const md5 = plan.contentMd5 === undefined || deferred ? undefined : createHash('md5')
+  const sha256 = plan.payloadSha256 === undefined || deferred ? undefined : createHash('sha256')
   const { contentLength, decodedLength, maxSize } = plan
   let wire = 0
   let size = 0
@@ -237,20 +290,8 @@ async function * run (
     throw s3Error('IncompleteBody', plan.chunked ? 'The aws-chunked body does not hold the x-amz-decoded-content-length bytes it announced.' : undefined)
   }
 
-  let sha256Hex: string | undefined
-  if (sha256 !== undefined) {
-    sha256Hex = sha256.digest('hex')
-    if (sha256Hex !== plan.payloadSha256) {
-      throw s3Error('XAmzContentSHA256Mismatch', undefined, { ClientComputedContentSHA256: plan.payloadSha256!, S3ComputedContentSHA256: sha256Hex })
-    }
-  }
-  let md5Base64: string | undefined
-  if (md5 !== undefined) {
-    md5Base64 = md5.digest('base64')
-    if (md5Base64 !== plan.contentMd5) {
-      throw s3Error('BadDigest', undefined, { ExpectedDigest: Buffer.from(plan.contentMd5!, 'base64').toString('hex'), CalculatedDigest: Buffer.from(md5Base64, 'base64').toString('hex') })
-    }
-  }
+  const sha256Hex = sha256 === undefined ? undefined : checkPayloadSha256(plan, sha256.digest('hex'))
+  const md5Base64 = md5 === undefined ? undefined : checkContentMd5(plan, md5.digest('base64'))
   const trailers: Record<string, string> = Object.fromEntries(decoder?.trailers ?? [])
   const computed: Partial<Record<ChecksumAlgorithm, string>> = {}
   for (const [alg, c] of checksums) computed[alg] = c.digest().toString('base64')
@@ -275,7 +316,8 @@ async function * run (
     sha256: sha256Hex,
     trailers
   }
-  outcome.digest = digest
+  if (deferred) outcome.pending = digest
+  else outcome.digest = digest
   return digest
 }
 

@@ -12,7 +12,7 @@
 export { verifyRequest, requestAuthKind, MAX_SKEW_MS } from './verify.ts'
 export type { AuthResult, SecretLookup, SignedRequest } from './verify.ts'
 export { verifiedBody, planBody, storedContentEncoding } from './body.ts'
-export type { BodyDigest, BodyOptions, BodyPlan, VerifiedBody } from './body.ts'
+export type { BodyDigest, BodyOptions, BodyPlan, ObjectHashes, VerifiedBody } from './body.ts'
 export { payloadMode, isStreaming } from './payload.ts'
 export type { PayloadMode } from './payload.ts'
 export { CHECKSUM_ALGORITHMS, CHECKSUM_NAMES, checksumOf, createChecksum } from './checksums.ts'

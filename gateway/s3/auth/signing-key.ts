@@ -4,7 +4,8 @@
  * and region, and a busy tenant signs thousands of requests with the same
  * one, so the last few are kept: four HMACs saved per request.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 
 export const TERMINATOR = 'aws4_request'
 
@@ -35,9 +36,26 @@ export function signingKey (secret: string, date: string, region: string, servic
   return key
 }
 
+/**
+ * Signing keys as KeyObjects, made once per key: node imports a raw key on
+ * every `createHmac` (about 8 µs), a KeyObject costs nothing more (about
+ * 1 µs). A request signs once, an aws-chunked body once per chunk.
+ */
+const keyObjects = new WeakMap<Uint8Array, KeyObject>()
+
+function keyObjectOf (key: Uint8Array): KeyObject | Uint8Array {
+  if (key.length === 0) return key
+  let object = keyObjects.get(key)
+  if (object === undefined) {
+    object = createSecretKey(key)
+    keyObjects.set(key, object)
+  }
+  return object
+}
+
 /** Hex HMAC-SHA256 of a string to sign: a signature. */
 export function sign (key: Uint8Array, stringToSign: string): string {
-  return hmacSha256(key, stringToSign).toString('hex')
+  return createHmac('sha256', keyObjectOf(key)).update(stringToSign).digest('hex')
 }
 
 /**

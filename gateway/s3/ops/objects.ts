@@ -51,7 +51,7 @@ export const putObject: Operation = async ({ s3, caller, request, reply, env }) 
   const metadata = userMetadata(s3)
   const acl = requestedAcl(s3, 'private')!
   const body = objectBody(request, caller.auth, env.maxObjectSize)
-  const options = { headers, metadata, acl, maxSize: env.maxObjectSize, signal: clientGone(request) }
+  const options = { headers, metadata, acl, maxSize: env.maxObjectSize, signal: clientGone(request), verify: body.checkObjectHashes }
   const expectedSize = body.plan.decodedLength
   const record = await env.objects.put(tenant, key, body, expectedSize === undefined ? options : { ...options, expectedSize })
   reply.header('etag', quotedEtag(record.etag))
