@@ -67,14 +67,19 @@ function evaluate (c: Conditions, v: Validators): Outcome {
 
 /** GetObject/HeadObject preconditions: throws PreconditionFailed or NotModified. */
 export function checkPreconditions (request: S3Request, validators: Validators): void {
-  const outcome = evaluate({
-    ifMatch: header(request, 'if-match'),
-    ifNoneMatch: header(request, 'if-none-match'),
-    ifModifiedSince: header(request, 'if-modified-since'),
-    ifUnmodifiedSince: header(request, 'if-unmodified-since')
-  }, validators)
+  const outcome = evaluate(conditionsOf(request, ''), validators)
   if (outcome === 'precondition-failed') throw s3Error('PreconditionFailed', undefined, { Condition: conditionName(request) })
   if (outcome === 'not-modified') throw s3Error('NotModified')
+}
+
+/** The four conditional headers, plain (`if-match`…) or for a copy source (`x-amz-copy-source-if-match`…). */
+function conditionsOf (request: S3Request, prefix: '' | 'x-amz-copy-source-'): Parameters<typeof evaluate>[0] {
+  return {
+    ifMatch: header(request, `${prefix}if-match`),
+    ifNoneMatch: header(request, `${prefix}if-none-match`),
+    ifModifiedSince: header(request, `${prefix}if-modified-since`),
+    ifUnmodifiedSince: header(request, `${prefix}if-unmodified-since`)
+  }
 }
 
 function conditionName (request: S3Request): string {
@@ -83,12 +88,7 @@ function conditionName (request: S3Request): string {
 
 /** CopyObject/UploadPartCopy preconditions on the source: throws PreconditionFailed. */
 export function checkCopySourcePreconditions (request: S3Request, validators: Validators): void {
-  const outcome = evaluate({
-    ifMatch: header(request, 'x-amz-copy-source-if-match'),
-    ifNoneMatch: header(request, 'x-amz-copy-source-if-none-match'),
-    ifModifiedSince: header(request, 'x-amz-copy-source-if-modified-since'),
-    ifUnmodifiedSince: header(request, 'x-amz-copy-source-if-unmodified-since')
-  }, validators)
+  const outcome = evaluate(conditionsOf(request, 'x-amz-copy-source-'), validators)
   if (outcome !== 'proceed') throw s3Error('PreconditionFailed')
 }
 
