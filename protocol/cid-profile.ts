@@ -9,7 +9,5 @@ export const RAW_CODEC = 0x55
 export const DAG_PB_CODEC = 0x70
 export const IDENTITY_HASH = 0x00
 export const SHA2_256 = 0x12
-/** Largest block we accept from anyone: one chunk, or a parent of 1024 links (~50 KiB). */
-export const MAX_BLOCK_SIZE = CHUNK_SIZE
 /** Inline (identity-hash) CIDs above this size are refused rather than decoded. */
 export const MAX_IDENTITY_SIZE = 128

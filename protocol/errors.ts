@@ -40,9 +40,6 @@ export class FdnError extends Error {
   }
 }
 
-export function isFdnError (err: unknown): err is FdnError {
-  return err instanceof FdnError
-}
 
 /** The JSON error body of the gateway, the admin API and the retrieve API. */
 export interface ErrorBody {

@@ -57,12 +57,6 @@ export async function initDataDir (dataDir: string): Promise<InitResult> {
   return { identity: { privateKey, peerId: peerIdFromPrivateKey(privateKey).toString() }, createdIdentity, createdToken, createdConfig }
 }
 
-export async function loadIdentity (dataDir: string): Promise<Identity> {
-  const keyFile = path.join(dataDir, IDENTITY_FILE)
-  const privateKey = await readKey(keyFile)
-  if (privateKey == null) throw new Error(`no identity in ${keyFile}: run 'fdn init' first`)
-  return { privateKey, peerId: peerIdFromPrivateKey(privateKey).toString() }
-}
 
 export async function readAdminToken (dataDir: string): Promise<string> {
   const file = path.join(dataDir, ADMIN_TOKEN_FILE)

@@ -7,7 +7,7 @@ import { fixedChunks } from './chunker.ts'
 import { FileHashes } from './file-hashes.ts'
 import type { HashPool, Lease } from './hash-pool.ts'
 import { detectMediaType, SNIFF_BYTES } from './media-type.ts'
-import { bodyBytesReceived } from './young-gc.ts'
+import { shortLivedBytes } from './young-gc.ts'
 
 /**
  * Where the importer writes blocks; the store decides how. With a hash pool,
@@ -87,7 +87,7 @@ export async function importStream (source: AsyncIterable<Uint8Array>, sink: Blo
       try {
         options.signal?.throwIfAborted()
         size += chunk.length
-        bodyBytesReceived(chunk.length)
+        shortLivedBytes(chunk.length)
         if (size > options.maxSize) {
           throw new FdnError('too_large', `body exceeds the ${options.maxSize} byte limit`)
         }

@@ -57,8 +57,3 @@ export function shortLivedBytes (bytes: number): void {
   received = 0
   youngGc()?.()
 }
-
-/** Counts body bytes received (all uploads together): see `shortLivedBytes`. */
-export function bodyBytesReceived (bytes: number): void {
-  shortLivedBytes(bytes)
-}
