@@ -30,8 +30,12 @@ const STATUS: Record<ErrorCode, number> = {
   insufficient_storage: 507,
   corrupt_block: 502,
   unavailable: 503,
+  fetch_timeout: 504,
   internal: 500
 }
+
+/** A blob the swarm did not deliver in time may be there on a later try: when to ask again. */
+const RETRY_AFTER_SECONDS = 30
 
 export function errorBody (code: ErrorCode, message: string): ErrorBody {
   return { error: { code, message } }
@@ -49,7 +53,8 @@ export function installErrorHandler (app: FastifyInstance): void {
     reply.header('cache-control', 'no-store')
     if (err instanceof FdnError) {
       const status = STATUS[err.code]
-      if (status >= 500) request.log.error({ err }, err.message)
+      if (err.code === 'fetch_timeout') reply.header('retry-after', String(RETRY_AFTER_SECONDS))
+      else if (status >= 500) request.log.error({ err }, err.message)
       return reply.code(status).send(errorBody(err.code, err.message))
     }
     const status = (err as FastifyError).statusCode

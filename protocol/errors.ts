@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'insufficient_storage'
   | 'corrupt_block'
   | 'unavailable'
+  | 'fetch_timeout'
   | 'internal'
 
 export class FdnError extends Error {

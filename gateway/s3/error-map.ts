@@ -33,6 +33,7 @@ const FROM_FDN: Record<ErrorCode, S3ErrorCode> = {
   unauthorized: 'AccessDenied',
   corrupt_block: 'InternalError',
   unavailable: 'ServiceUnavailable',
+  fetch_timeout: 'ServiceUnavailable',
   internal: 'InternalError'
 }
 

@@ -259,6 +259,24 @@ export class ObjectStore implements ObjectStoreApi {
     return stale.length
   }
 
+  /**
+   * Puts back an object from a recovered manifest: inside `within`'s
+   * transaction when its blob was just fetched, else in one of its own. An
+   * object written since the loss is newer and stays.
+   */
+  async restore (tenant: TenantName, key: ObjectKey, record: ObjectRecord, within?: { tx: Tx, blob: NewBlob }): Promise<void> {
+    const write = async (tx: Tx, blob?: NewBlob): Promise<void> => {
+      if (await tx.get('object', objectId(tenant, key)) != null) {
+        // a blob fetched for an object that exists already must still be held by something, or it is dropped
+        if (blob != null) await addRef(tx, record.cid, { kind: 'cache', holder: 'swarm', public: record.acl === 'public-read' }, blob)
+        return
+      }
+      await this.writeObject(tx, tenant, key, record, blob)
+    }
+    if (within != null) await write(within.tx, within.blob)
+    else await this.store.transact(async tx => { await write(tx) })
+  }
+
   /** Points (tenant, key) at a blob, replacing what it pointed at, keeping the counts right. */
   private async writeObject (tx: Tx, tenant: TenantName, key: ObjectKey, record: ObjectRecord, blob?: NewBlob): Promise<void> {
     const id = objectId(tenant, key)

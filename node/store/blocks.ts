@@ -80,7 +80,7 @@ export class Blocks {
    * in blockstore-fs's layout (so reads, listing and gc find it), with the
    * temporary file removed if anything fails.
    */
-  async put (block: Block): Promise<void> {
+  async put (block: Block, options: { overwrite?: boolean } = {}): Promise<void> {
     const key = block.cid.toString()
     const inFlight = this.writing.get(key)
     if (inFlight != null) return await inFlight
@@ -89,7 +89,7 @@ export class Blocks {
       const shard = path.join(this.fs.path, dir)
       const target = path.join(shard, file)
       const temp = path.join(shard, `.${file}.tmp`)
-      if (await exists(target)) return
+      if (options.overwrite !== true && await exists(target)) return
       try {
         if (!this.shards.has(shard)) {
           await mkdir(shard, { recursive: true })
@@ -119,6 +119,14 @@ export class Blocks {
     } finally {
       this.writing.delete(key)
     }
+  }
+
+  /** Writes a verified block over a damaged copy on disk (atomically, by rename). */
+  async replace (block: Block): Promise<void> {
+    if (!createHash('sha256').update(block.bytes).digest().equals(block.cid.multihash.digest)) {
+      throw new FdnError('corrupt_block', `replacement for block ${cidString(block.cid)} does not match its CID`)
+    }
+    await this.put(block, { overwrite: true })
   }
 
   async has (cid: CID): Promise<boolean> {

@@ -1,9 +1,10 @@
 import { Level } from 'level'
 import type { AbstractBatchOperation, AbstractSublevel } from 'abstract-level'
 import { LRUCache } from 'lru-cache'
+import type { Attestation, Signed } from '../../protocol/swarm-records.ts'
 import { Mutex } from './mutex.ts'
 import { EMPTY_STATS } from './records.ts'
-import type { BlobRecord, RefRecord, Stats } from './records.ts'
+import type { BlobRecord, HeldRecord, ManifestPointer, PlacementRecord, RefKind, RefRecord, Stats } from './records.ts'
 import type { ObjectRecord, PartRecord, TenantRecord, UploadRecord } from '../objects/types.ts'
 
 /** The tables of DESIGN.md's data model, each a sublevel with JSON values. */
@@ -28,6 +29,14 @@ export interface Tables {
   upload: UploadRecord
   /** `{uploadId}/{partNumber, 5 digits}` → part */
   part: PartRecord
+  /** CID → the peers holding copies of a blob this node originated */
+  placement: PlacementRecord
+  /** peer ID → what that peer made this node hold */
+  held: HeldRecord
+  /** `{origin}/{tenant}` → the newest manifest of that tenant */
+  manifest: ManifestPointer
+  /** `{origin}/{cid}` → the signed attestation of a copy held for a peer */
+  attestation: Signed<Attestation>
 }
 
 export type TableName = keyof Tables
@@ -36,7 +45,7 @@ type Db = Level<string, unknown>
 type Sub<V> = AbstractSublevel<Db, string | Buffer | Uint8Array, string, V>
 type Op = AbstractBatchOperation<Db, string, unknown>
 
-const TABLES: TableName[] = ['blob', 'ref', 'block', 'dag', 'meta', 'tenant', 'akey', 'object', 'upload', 'part']
+const TABLES: TableName[] = ['blob', 'ref', 'block', 'dag', 'meta', 'tenant', 'akey', 'object', 'upload', 'part', 'placement', 'held', 'manifest', 'attestation']
 
 export interface Range {
   gt?: string
@@ -119,12 +128,19 @@ export class IndexDb {
     return await this.get('meta', 'stats') ?? { ...EMPTY_STATS }
   }
 
+  /** Every committed reference to a blob. */
+  async refsOf (cid: string): Promise<BlobRef[]> {
+    const refs: BlobRef[] = []
+    for await (const [key, ref] of this.tables.ref.iterator(refRange(cid))) refs.push(blobRef(key, ref))
+    return refs
+  }
+
   async * entries<K extends TableName> (table: K, range: Range = {}): AsyncGenerator<[string, Tables[K]]> {
     for await (const entry of this.tables[table].iterator(range)) yield entry
   }
 
   /** Runs `work` with exclusive write access; its writes commit atomically when it returns. */
-  async transact<T> (work: (tx: Tx) => Promise<T>): Promise<{ result: T, freedBlocks: string[] }> {
+  async transact<T> (work: (tx: Tx) => Promise<T>): Promise<{ result: T, freedBlocks: string[], touchedBlobs: Set<string>, removedBlobs: string[], touchedTenants: string[] }> {
     return await this.lock.run(async () => {
       const tx = new Tx(this)
       const result = await work(tx)
@@ -134,7 +150,8 @@ export class IndexDb {
         const sublevel = this.tables[table] as Sub<unknown>
         ops.push(value === undefined ? { type: 'del', sublevel, key } : { type: 'put', sublevel, key, value })
       }
-      if (ops.length === 0) return { result, freedBlocks: tx.freedBlocks }
+      const changes = { freedBlocks: tx.freedBlocks, touchedBlobs: tx.touchedBlobs, removedBlobs: tx.removedBlobs, touchedTenants: touchedTenants(tx) }
+      if (ops.length === 0) return { result, ...changes }
       try {
         await this.db.batch(ops)
       } catch (err) {
@@ -152,7 +169,7 @@ export class IndexDb {
         const [table, key] = splitId(id)
         this.caches[table]?.set(key, value === undefined ? ABSENT : freeze(value as Cached))
       }
-      return { result, freedBlocks: tx.freedBlocks }
+      return { result, ...changes }
     })
   }
 }
@@ -166,6 +183,10 @@ export class Tx {
   readonly writes = new Map<string, unknown>()
   /** Blocks whose last blob went in this transaction: the store deletes them after commit. */
   readonly freedBlocks: string[] = []
+  /** Blobs whose references changed: the swarm reconciles their copies after commit. */
+  readonly touchedBlobs = new Set<string>()
+  /** Blobs whose last reference went. */
+  readonly removedBlobs: string[] = []
   private readonly index: IndexDb
 
   constructor (index: IndexDb) {
@@ -190,12 +211,45 @@ export class Tx {
     return await this.get('meta', 'stats') ?? { ...EMPTY_STATS }
   }
 
+  /** Every reference to a blob, committed or written by this transaction. */
+  async refsOf (cid: string): Promise<BlobRef[]> {
+    const found = new Map<string, RefRecord | undefined>()
+    for await (const [key, ref] of this.index.entries('ref', refRange(cid))) found.set(key, ref)
+    const prefix = `ref\0${cid}/`
+    for (const [id, value] of this.writes) if (id.startsWith(prefix)) found.set(id.slice(4), value as RefRecord | undefined)
+    return [...found].flatMap(([key, ref]) => ref == null ? [] : [blobRef(key, ref)])
+  }
+
   /** Reads, changes and writes back the node totals. */
   async updateStats (change: (stats: Stats) => void): Promise<void> {
     const stats = { ...await this.stats() }
     change(stats)
     this.put('meta', 'stats', stats)
   }
+}
+
+/** Tenants whose record or objects a transaction wrote. */
+function touchedTenants (tx: Tx): string[] {
+  const tenants = new Set<string>()
+  for (const id of tx.writes.keys()) {
+    const [table, key] = splitId(id)
+    if (table === 'tenant') tenants.add(key)
+    else if (table === 'object') tenants.add(key.slice(0, key.indexOf('/')))
+  }
+  return [...tenants]
+}
+
+/** A reference with its kind and holder, from its key `{cid}/{kind}:{holder}`. */
+export type BlobRef = RefRecord & { kind: RefKind, holder: string }
+
+function refRange (cid: string): Range {
+  return { gt: `${cid}/`, lt: `${cid}/\xff` }
+}
+
+function blobRef (key: string, ref: RefRecord): BlobRef {
+  const rest = key.slice(key.indexOf('/') + 1)
+  const colon = rest.indexOf(':')
+  return { ...ref, kind: rest.slice(0, colon) as RefKind, holder: rest.slice(colon + 1) }
 }
 
 function splitId (id: string): [TableName, string] {

@@ -49,6 +49,19 @@ export interface ByteRange {
   end: number
 }
 
+/** What a committed transaction changed, for the swarm to act on (provide, replicate, release). */
+export interface BlobChanges {
+  /** Blobs whose references changed (new blobs included). */
+  touched: string[]
+  /** Blobs whose last reference went. */
+  removed: string[]
+  /** Tenants whose record or objects changed. */
+  tenants: string[]
+}
+
+/** Fetches a verified copy of one block from elsewhere, when the local one is corrupt or missing. */
+export type BlockRepairer = (cid: CID, signal?: AbortSignal) => Promise<Uint8Array>
+
 /** Steno's temporary files older than this are leftovers of a crash. */
 const STALE_TEMP_MS = 10 * 60 * 1000
 
@@ -66,6 +79,9 @@ export class MediaStore {
   private readonly deleting = new Map<string, Promise<void>>()
   private readonly hashPool = new HashPool({ slotSize: CHUNK_SIZE, threaded: ['md5'] })
   private readonly options: MediaStoreOptions
+  private readonly listeners: Array<(changes: BlobChanges) => void> = []
+  private repairer: BlockRepairer | undefined
+  private readonly repairing = new Map<string, Promise<Uint8Array>>()
 
   constructor (options: MediaStoreOptions) {
     this.options = options
@@ -131,11 +147,25 @@ export class MediaStore {
 
   /** An index change that moves no bytes (delete, copy, ACL); blocks it frees are deleted after it commits. */
   async transact<T> (work: (tx: Tx) => Promise<T>): Promise<T> {
-    const { result, freedBlocks } = await this.index.transact(work)
+    const { result, freedBlocks, touchedBlobs, removedBlobs, touchedTenants } = await this.index.transact(work)
     for (const key of freedBlocks) {
       await this.dropIfUnused(key).catch((err: unknown) => { this.options.log.warn({ err, block: key }, 'could not delete a freed block; gc will') })
     }
+    if (touchedBlobs.size > 0 || removedBlobs.length > 0 || touchedTenants.length > 0) {
+      const changes = { touched: [...touchedBlobs], removed: removedBlobs, tenants: touchedTenants }
+      for (const listener of this.listeners) listener(changes)
+    }
     return result
+  }
+
+  /** Calls `listener` after every commit that changed a blob's references. */
+  onChange (listener: (changes: BlobChanges) => void): void {
+    this.listeners.push(listener)
+  }
+
+  /** Where a corrupt block is fetched again from (the swarm); without one, a corrupt block is only an error. */
+  setRepairer (repairer: BlockRepairer | undefined): void {
+    this.repairer = repairer
   }
 
   /** Committed index reads, for the layers above (objects, tenants). */
@@ -159,12 +189,48 @@ export class MediaStore {
 
   /** One verified block. */
   async block (cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
-    return await this.blocks.get(cid, signal)
+    return await this.verifiedBlock(cid, signal)
+  }
+
+  /**
+   * A block read from disk and verified; a corrupt one is never returned: it
+   * is fetched again through the repairer, checked, and written over the bad
+   * copy. Concurrent readers of one corrupt block share one repair.
+   */
+  private async verifiedBlock (cid: CID, signal?: AbortSignal, options: { cache?: boolean } = {}): Promise<Uint8Array> {
+    try {
+      return await this.blocks.get(cid, signal, options)
+    } catch (err) {
+      const repairer = this.repairer
+      if (repairer == null || !(err instanceof FdnError) || err.code !== 'corrupt_block') throw err
+      const key = blockKey(cid)
+      let repair = this.repairing.get(key)
+      if (repair == null) {
+        repair = (async () => {
+          const bytes = await repairer(cid, signal)
+          await this.blocks.replace({ cid, bytes })
+          this.options.log.warn({ block: cidString(cid) }, 'corrupt block replaced by a verified copy from a peer')
+          return bytes
+        })()
+        this.repairing.set(key, repair)
+        repair.finally(() => this.repairing.delete(key)).catch(() => {})
+      }
+      try {
+        return await repair
+      } catch (repairErr) {
+        throw new FdnError('corrupt_block', `${(err as Error).message}; no peer had a good copy (${(repairErr as Error).message})`, { cause: repairErr })
+      }
+    }
   }
 
   /** One verified block for answering one request (Blocks.lease): call `release` once the answer is out. */
   async blockLease (cid: CID, options: { size?: number, signal?: AbortSignal } = {}): Promise<BlockLease> {
-    return await this.blocks.lease(cid, options)
+    try {
+      return await this.blocks.lease(cid, options)
+    } catch (err) {
+      if (this.repairer == null || !(err instanceof FdnError) || err.code !== 'corrupt_block') throw err
+      return { bytes: await this.verifiedBlock(cid, options.signal), release: () => {} }
+    }
   }
 
   /**
@@ -174,7 +240,7 @@ export class MediaStore {
    */
   async * read (cid: CID, range: ByteRange, signal?: AbortSignal, options: { cache?: boolean } = {}): AsyncGenerator<Uint8Array> {
     if (range.end <= range.start) return
-    const bytes = await this.blocks.get(cid, signal, options)
+    const bytes = await this.verifiedBlock(cid, signal, options)
     if (cid.code === RAW_CODEC) {
       yield bytes.subarray(range.start, range.end)
       return
@@ -201,7 +267,7 @@ export class MediaStore {
       const key = cid.toString()
       if (options.dups !== true && seen.has(key)) continue
       seen.add(key)
-      const bytes = await this.blocks.get(cid, options.signal)
+      const bytes = await this.verifiedBlock(cid, options.signal)
       yield { cid, bytes }
       if (cid.code !== RAW_CODEC) stack.push(...dagPbLinks(bytes).reverse())
     }

@@ -18,9 +18,16 @@ export interface BlobRecord {
 
 /**
  * Who holds a blob. `pin` is an operator's `fdn add`, `object` a tenant's S3
- * key, `part` an uploaded part of an unfinished multipart upload.
+ * key, `part` an uploaded part of an unfinished multipart upload,
+ * `manifest` a tenant's published index (holder: the tenant). Copies kept for
+ * the swarm: `replica` is a copy held for another node (holder: its peer
+ * ID), `cache` a blob fetched from peers for a gateway read (holder `swarm`),
+ * evicted least recently used.
  */
-export type RefKind = 'pin' | 'object' | 'part'
+export type RefKind = 'pin' | 'object' | 'part' | 'manifest' | 'replica' | 'cache'
+
+/** References that make this node the blob's origin: it provides and replicates them. */
+export const ORIGIN_KINDS: readonly RefKind[] = ['pin', 'object', 'manifest']
 
 export interface RefRecord {
   kind: RefKind
@@ -36,6 +43,28 @@ export interface Stats {
   blobs: number
   logicalBytes: number
   physicalBytes: number
+}
+
+/** Origin side: the peers that acknowledged holding a copy of a blob this node originated. */
+export interface PlacementRecord {
+  /** Copies wanted, the origin included (the largest `replicas` of the tenants referencing the blob). */
+  want: number
+  holders: Array<{ peer: string, since: string }>
+  /** Set once replication was tried; the last refusal or failure, if the copies are short. */
+  tried: boolean
+  lastError?: string
+}
+
+/** Holder side: what one peer made this node hold (FDN_PEER_QUOTA). */
+export interface HeldRecord {
+  blobs: number
+  bytes: number
+}
+
+/** A tenant's newest manifest: `{origin}/{tenant}` (the node's own under its peer ID). */
+export interface ManifestPointer {
+  version: number
+  cid: CidString
 }
 
 export const EMPTY_STATS: Stats = { objects: 0, blobs: 0, logicalBytes: 0, physicalBytes: 0 }

@@ -19,9 +19,12 @@ export function refKey (cid: CidString, kind: RefKind, holder: string): string {
   return `${cid}/${kind}:${holder}`
 }
 
-/** Parts of unfinished uploads are not yet anybody's media: they do not count as logical bytes. */
+/**
+ * Logical bytes are what the node's users hold: parts of unfinished uploads,
+ * manifests and copies kept for the swarm do not count.
+ */
 function countsAsLogical (kind: RefKind): boolean {
-  return kind !== 'part'
+  return kind === 'object' || kind === 'pin'
 }
 
 /**
@@ -58,6 +61,7 @@ export async function addRef (tx: Tx, cid: CidString, ref: RefInput, blob?: NewB
     tx.put('ref', key, { ...existing, public: ref.public })
   }
   tx.put('blob', cid, record)
+  tx.touchedBlobs.add(cid)
   return { blob: record, created }
 }
 
@@ -72,6 +76,7 @@ export async function removeRef (tx: Tx, cid: CidString, kind: RefKind, holder: 
   const record = await tx.get('blob', cid)
   if (ref == null || record == null) return
   tx.del('ref', key)
+  tx.touchedBlobs.add(cid)
   const size = record.size
   if (countsAsLogical(kind)) await tx.updateStats(stats => { stats.logicalBytes -= size })
   if (record.refcount > 1) {
@@ -92,6 +97,7 @@ export async function removeRef (tx: Tx, cid: CidString, kind: RefKind, holder: 
     }
   }
   tx.del('dag', cid)
+  tx.removedBlobs.push(cid)
   await tx.updateStats(stats => { stats.blobs--; stats.physicalBytes -= freedBytes })
 }
 

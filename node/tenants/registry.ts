@@ -62,6 +62,23 @@ export class TenantRegistry {
     return { tenant: info(record), secretAccessKey }
   }
 
+  /**
+   * Puts back a tenant from a recovered manifest, with its access key and
+   * sealed secret (sealed under this node's identity, which a recovery
+   * keeps); its counts start at zero and grow as its objects come back. A
+   * tenant that exists already is kept.
+   */
+  async restore (record: TenantRecord): Promise<void> {
+    const name = parseTenantName(record.name)
+    await this.store.transact(async tx => {
+      if (await tx.get('tenant', name) != null) return
+      if (await tx.get('akey', record.accessKeyId) != null) throw new FdnError('conflict', `access key ${record.accessKeyId} belongs to another tenant`)
+      this.box.open(record.secret)
+      tx.put('tenant', name, { ...record, name, objects: 0, logicalBytes: 0 })
+      tx.put('akey', record.accessKeyId, name)
+    })
+  }
+
   async get (name: TenantName): Promise<TenantInfo | undefined> {
     const record = await this.store.db.get('tenant', name)
     return record == null ? undefined : info(record)
