@@ -6,9 +6,12 @@ import { CliError } from './admin-client.ts'
 import { addCommand } from './commands/add.ts'
 import { initCommand } from './commands/init.ts'
 import { gcCommand, verifyCommand } from './commands/maintenance.ts'
+import { peersCommand } from './commands/peers.ts'
+import { recoverCommand } from './commands/recover.ts'
 import { startCommand } from './commands/start.ts'
 import type { StartDaemon } from './commands/start.ts'
 import { statusCommand } from './commands/status.ts'
+import { swarmKeyCommand } from './commands/swarm-key.ts'
 import { tenantCommand } from './commands/tenant.ts'
 
 export interface CliDependencies {
@@ -25,9 +28,12 @@ export function createProgram (deps: CliDependencies): Command {
   startCommand(program, deps.startDaemon)
   addCommand(program)
   statusCommand(program)
+  peersCommand(program)
   tenantCommand(program)
+  recoverCommand(program)
   verifyCommand(program)
   gcCommand(program)
+  swarmKeyCommand(program)
   return program
 }
 

@@ -66,6 +66,18 @@ interface ConfigFile {
   values: Record<string, string | number>
 }
 
+/** A JSON file that must hold an object: anything else is a ConfigError naming the file and what it should hold. */
+export function parseJsonObject (file: string, text: string, expected: string): Record<string, unknown> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid JSON: ${(err as Error).message}`)
+  }
+  if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`${file} must hold ${expected}`)
+  return parsed as Record<string, unknown>
+}
+
 function readConfigFile (file: string): ConfigFile {
   let text: string
   try {
@@ -74,25 +86,24 @@ function readConfigFile (file: string): ConfigFile {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { path: file, values: {} }
     throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`)
   }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch (err) {
-    throw new ConfigError(`${file} is not valid JSON: ${(err as Error).message}`)
-  }
-  if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ConfigError(`${file} must hold a JSON object of settings`)
-  }
+  const parsed = parseJsonObject(file, text, 'a JSON object of settings')
   const keys = new Set<string>(SETTINGS.map(s => s.key))
   const values: Record<string, string | number> = {}
   for (const [key, value] of Object.entries(parsed)) {
     if (key === '$comment') continue
     if (key === 'data') throw new ConfigError(`${file}: 'data' cannot be set in the data directory's own config file`)
     if (!keys.has(key)) throw new ConfigError(`${file}: unknown setting '${key}' (known: ${[...keys].filter(k => k !== 'data').join(', ')})`)
-    if (typeof value !== 'string' && typeof value !== 'number') throw new ConfigError(`${file}: setting '${key}' must be a string or a number`)
-    values[key] = value
+    values[key] = fileValue(file, key, value)
   }
   return { path: file, values }
+}
+
+/** A config.json value as the text a flag would give: lists become comma-separated, switches `true`/`false`. */
+function fileValue (file: string, key: string, value: unknown): string | number {
+  if (typeof value === 'string' || typeof value === 'number') return value
+  if (typeof value === 'boolean') return String(value)
+  if (Array.isArray(value) && value.every(item => typeof item === 'string')) return value.join(',')
+  throw new ConfigError(`${file}: setting '${key}' must be a string, a number, true/false or a list of strings`)
 }
 
 function spec (key: keyof Config): SettingSpec {

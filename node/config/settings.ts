@@ -1,4 +1,4 @@
-import { parseChoice, parseCount, parseDomain, parseDuration, parseListen, parseSize, parseUrl } from './values.ts'
+import { parseBoolean, parseChoice, parseCount, parseDomain, parseDuration, parseListen, parsePath, parsePeerAddresses, parsePeerIds, parseSize, parseSwarmListen, parseUrl } from './values.ts'
 import type { ListenAddress } from './values.ts'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
@@ -13,7 +13,29 @@ export interface Config {
   publicUrl: URL | undefined
   s3Domain: string | undefined
   aliasMode: 'serve' | 'redirect'
+  /** libp2p listen multiaddrs, TCP only, canonical form, at least one. */
+  swarmListen: string[]
+  /** Peers dialled at start (`…/p2p/<peer id>`); undefined: the `peers` of bootstrap.json (see `resolveBootstrap`). */
+  bootstrap: string[] | undefined
+  /** Absolute path of a libp2p PSK v1 file making a private swarm (see `readSwarmKey`); undefined: public swarm. */
+  swarmKey: string | undefined
+  /** Peer IDs (canonical, deduplicated) that may ask this node to hold data for them; empty for none. */
+  trustedPeers: string[]
   replicas: number
+  /** Bytes one trusted peer may make this node hold. */
+  peerQuota: number
+  /** Milliseconds a holder may stay unreachable before its copies are made elsewhere. */
+  repairGrace: number
+  /** Milliseconds between checks of the holders. */
+  repairInterval: number
+  /** Most re-replications started per second. */
+  repairRate: number
+  /** Bytes of blobs fetched from peers kept as cache (least recently used evicted). */
+  cacheSize: number
+  /** Milliseconds a gateway request waits for the swarm. */
+  fetchTimeout: number
+  /** true: never fetch from the swarm; serve only what this node holds. */
+  noFetch: boolean
   uploadExpiry: number
   maxObjectSize: number
   blockCache: number
@@ -29,6 +51,8 @@ export interface SettingSpec {
   default: string | undefined
   describe: string
   parse: (raw: string) => unknown
+  /** A switch: its flag may be given without a value, meaning true. */
+  toggle?: boolean
 }
 
 /** Every setting, its environment variable, its flag and its default. docs/configuration.md mirrors this table. */
@@ -39,7 +63,18 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'publicUrl', env: 'FDN_PUBLIC_URL', flag: '--public-url', default: undefined, describe: 'URL clients reach the public listener at', parse: parseUrl },
   { key: 's3Domain', env: 'FDN_S3_DOMAIN', flag: '--s3-domain', default: undefined, describe: 'domain for virtual-host S3 requests ({bucket}.{domain})', parse: parseDomain },
   { key: 'aliasMode', env: 'FDN_ALIAS_MODE', flag: '--alias-mode', default: 'serve', describe: 'public reads of /{bucket}/{key}: serve the bytes, or redirect to /ipfs/{cid}', parse: parseChoice(['serve', 'redirect'] as const) },
-  { key: 'replicas', env: 'FDN_REPLICAS', flag: '--replicas', default: '2', describe: "default copies of each blob for new tenants (the swarm's replication comes in a later release)", parse: parseCount(1, 16) },
+  { key: 'swarmListen', env: 'FDN_SWARM_LISTEN', flag: '--swarm-listen', default: '/ip4/0.0.0.0/tcp/4001', describe: 'swarm listener: comma-separated TCP multiaddrs', parse: parseSwarmListen },
+  { key: 'bootstrap', env: 'FDN_BOOTSTRAP', flag: '--bootstrap', default: undefined, describe: 'peers dialled at start: comma-separated multiaddrs ending in /p2p/<peer id> (default: the peers of bootstrap.json)', parse: parsePeerAddresses },
+  { key: 'swarmKey', env: 'FDN_SWARM_KEY', flag: '--swarm-key', default: undefined, describe: "libp2p pre-shared key file (make one with 'fdn swarm-key'): only nodes with the same key can connect", parse: parsePath },
+  { key: 'trustedPeers', env: 'FDN_TRUSTED_PEERS', flag: '--trusted-peers', default: '', describe: 'comma-separated peer IDs that may ask this node to hold copies for them (and hold its copies)', parse: parsePeerIds },
+  { key: 'replicas', env: 'FDN_REPLICAS', flag: '--replicas', default: '2', describe: 'copies of each blob in the swarm, the origin included, default for new tenants', parse: parseCount(1, 16) },
+  { key: 'peerQuota', env: 'FDN_PEER_QUOTA', flag: '--peer-quota', default: '100GB', describe: 'bytes one trusted peer may make this node hold', parse: parseSize },
+  { key: 'repairGrace', env: 'FDN_REPAIR_GRACE', flag: '--repair-grace', default: '10m', describe: 'a holder unreachable this long is replaced by another peer', parse: parseDuration },
+  { key: 'repairInterval', env: 'FDN_REPAIR_INTERVAL', flag: '--repair-interval', default: '30s', describe: 'how often the holders of copies are checked', parse: parseDuration },
+  { key: 'repairRate', env: 'FDN_REPAIR_RATE', flag: '--repair-rate', default: '10', describe: 'most re-replications started per second', parse: parseCount(1, 10000) },
+  { key: 'cacheSize', env: 'FDN_CACHE_SIZE', flag: '--cache-size', default: '10GB', describe: 'blobs fetched from peers are kept up to this size, least recently used evicted', parse: parseSize },
+  { key: 'fetchTimeout', env: 'FDN_FETCH_TIMEOUT', flag: '--fetch-timeout', default: '30s', describe: 'how long a gateway request waits for the swarm', parse: parseDuration },
+  { key: 'noFetch', env: 'FDN_NO_FETCH', flag: '--fetch-disabled', default: 'false', describe: 'serve only blobs this node holds, never fetch from the swarm (1/0, true/false, yes/no)', parse: parseBoolean, toggle: true },
   { key: 'uploadExpiry', env: 'FDN_UPLOAD_EXPIRY', flag: '--upload-expiry', default: '7d', describe: 'unfinished multipart uploads older than this are aborted and their parts freed', parse: parseDuration },
   { key: 'maxObjectSize', env: 'FDN_MAX_OBJECT_SIZE', flag: '--max-object-size', default: '2GB', describe: 'largest upload accepted', parse: parseSize },
   { key: 'blockCache', env: 'FDN_BLOCK_CACHE', flag: '--block-cache', default: '128MB', describe: 'memory for verified hot blocks (0 disables)', parse: parseSize },

@@ -1,3 +1,7 @@
+import path from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import bytes from 'bytes'
 import ms from 'ms'
 
@@ -76,4 +80,96 @@ export function parseDomain (raw: string): string {
     throw new Error(`expected a domain name such as s3.example.org, got '${raw}'`)
   }
   return domain
+}
+
+const TRUE = ['1', 'true', 'yes']
+const FALSE = ['0', 'false', 'no']
+
+/** A switch: `1`, `true`, `yes` or `0`, `false`, `no` (any case). */
+export function parseBoolean (raw: string): boolean {
+  const value = raw.trim().toLowerCase()
+  if (TRUE.includes(value)) return true
+  if (FALSE.includes(value)) return false
+  throw new Error(`expected one of 1, 0, true, false, yes, no, got '${raw}'`)
+}
+
+/** A comma-separated list; blanks around items and empty items are dropped. */
+export function parseList (raw: string): string[] {
+  return raw.split(',').map(item => item.trim()).filter(item => item !== '')
+}
+
+/** A file path, made absolute against the working directory. */
+export function parsePath (raw: string): string {
+  if (raw.trim() === '') throw new Error('expected a file path, got an empty value')
+  return path.resolve(raw)
+}
+
+const LISTEN_EXAMPLE = '/ip4/0.0.0.0/tcp/4001 or /ip6/::/tcp/4001'
+const PEER_ADDRESS_EXAMPLE = '/ip4/203.0.113.7/tcp/4001/p2p/12D3KooW… or /dns4/fdn.example.org/tcp/4001/p2p/12D3KooW…'
+
+function toMultiaddr (raw: string, example: string): Multiaddr {
+  try {
+    return multiaddr(raw)
+  } catch (err) {
+    throw new Error(`expected a multiaddr such as ${example}, got '${raw}' (${(err as Error).message})`)
+  }
+}
+
+/** A swarm listen address: `/ip4/<address>/tcp/<port>` or `/ip6/<address>/tcp/<port>` (the swarm speaks TCP only). */
+export function parseSwarmListenAddress (raw: string): string {
+  const address = toMultiaddr(raw, LISTEN_EXAMPLE)
+  const names = address.getComponents().map(c => c.name)
+  if (names.length !== 2 || (names[0] !== 'ip4' && names[0] !== 'ip6') || names[1] !== 'tcp') {
+    throw new Error(`expected a TCP listen multiaddr such as ${LISTEN_EXAMPLE}, got '${raw}'`)
+  }
+  return address.toString()
+}
+
+/** Comma-separated swarm listen addresses, at least one, without duplicates. */
+export function parseSwarmListen (raw: string): string[] {
+  const addresses = [...new Set(parseList(raw).map(parseSwarmListenAddress))]
+  if (addresses.length === 0) throw new Error(`expected at least one TCP listen multiaddr such as ${LISTEN_EXAMPLE}, got '${raw}'`)
+  return addresses
+}
+
+/** A peer ID (`12D3KooW…`, `Qm…` or its CID form), in its canonical base58 form. */
+export function parsePeerId (raw: string): string {
+  try {
+    return peerIdFromString(raw).toString()
+  } catch {
+    throw new Error(`expected a peer ID such as 12D3KooW…, got '${raw}'`)
+  }
+}
+
+/** Comma-separated peer IDs, without duplicates; empty for none. */
+export function parsePeerIds (raw: string): string[] {
+  return [...new Set(parseList(raw).map(parsePeerId))]
+}
+
+/**
+ * A peer to dial: a TCP multiaddr that ends in `/p2p/<peer id>`, such as
+ * `/ip4/203.0.113.7/tcp/4001/p2p/12D3KooW…` (`ip4`, `ip6`, `dns`, `dns4` or `dns6`).
+ */
+export function parsePeerAddress (raw: string): string {
+  const address = toMultiaddr(raw, PEER_ADDRESS_EXAMPLE)
+  const components = address.getComponents()
+  const last = components[components.length - 1]
+  if (last?.name !== 'p2p' || last.value == null) {
+    throw new Error(`expected a peer address ending in /p2p/<peer id>, such as ${PEER_ADDRESS_EXAMPLE}, got '${raw}'`)
+  }
+  try {
+    peerIdFromString(last.value)
+  } catch {
+    throw new Error(`expected a peer address ending in /p2p/<peer id>, got '${raw}' ('${last.value}' is not a peer ID)`)
+  }
+  const names = components.map(c => c.name)
+  if (names.length !== 3 || !['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(names[0] ?? '') || names[1] !== 'tcp') {
+    throw new Error(`expected a TCP peer address such as ${PEER_ADDRESS_EXAMPLE}, got '${raw}'`)
+  }
+  return address.toString()
+}
+
+/** Comma-separated peer addresses, without duplicates; empty for none. */
+export function parsePeerAddresses (raw: string): string[] {
+  return [...new Set(parseList(raw).map(parsePeerAddress))]
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { loadConfig, unknownEnvironment } from '../../config/load.ts'
 import type { Flags } from '../../config/load.ts'
 import { SETTINGS } from '../../config/settings.ts'
-import type { Config } from '../../config/settings.ts'
+import type { Config, SettingSpec } from '../../config/settings.ts'
 import { createLogger } from '../../log.ts'
 import type { Logger } from '../../log.ts'
 
@@ -13,12 +13,22 @@ export type StartDaemon = (config: Config, log: Logger) => Promise<{ close: () =
 export function startCommand (program: Command, startDaemon: StartDaemon): void {
   const command = program.command('start')
     .description('run the node: public gateway, admin API and store (creates the data directory on first start)')
+  // flag attribute (commander's camel case of the flag) → setting: they differ where a
+  // flag cannot be the key's name (--fetch-disabled: commander reads --no-fetch as a negation)
+  const keys = new Map<string, SettingSpec['key']>()
   for (const setting of SETTINGS) {
-    const defaultText = setting.default != null ? ` (default ${setting.default})` : ''
-    command.addOption(new Option(`${setting.flag} <value>`, `${setting.describe}; env ${setting.env}${defaultText}`))
+    const defaultText = setting.default != null && setting.default !== '' ? ` (default ${setting.default})` : ''
+    const option = new Option(`${setting.flag} ${setting.toggle === true ? '[value]' : '<value>'}`, `${setting.describe}; env ${setting.env}${defaultText}`)
+    keys.set(option.attributeName(), setting.key)
+    command.addOption(option)
   }
-  command.action(async (options: Flags) => {
-    const config = loadConfig({ env: process.env, flags: options })
+  command.action(async (options: Record<string, string | true | undefined>) => {
+    const flags: Flags = {}
+    for (const [attribute, value] of Object.entries(options)) {
+      const key = keys.get(attribute)
+      if (key != null && value !== undefined) flags[key] = value === true ? 'true' : value
+    }
+    const config = loadConfig({ env: process.env, flags })
     const log = createLogger(config.logLevel)
     for (const name of unknownEnvironment(process.env)) log.warn({ variable: name }, 'unknown FDN_* environment variable ignored')
     const daemon = await startDaemon(config, log)

@@ -7,21 +7,35 @@ import { dataDirOf } from '../shared-options.ts'
 
 export function statusCommand (program: Command): void {
   program.command('status')
-    .description('show the running node: identity, addresses, objects, blobs and bytes')
+    .description('show the running node: identity, addresses, objects, blobs, bytes, swarm and replication')
     .option('--data <dir>', 'data directory of the node (default: $FDN_DATA or ./data)')
     .option('--json', 'print the status as JSON')
     .action(async (options: { data?: string, json?: boolean }) => {
       const client = await AdminClient.connect(dataDirOf(options), process.env)
       const status = await client.request<StatusResponse>(ADMIN_ROUTES.status)
-      print(options.json === true, status, () => [
-        `fdn ${status.version}, up ${status.uptimeSeconds}s`,
-        `peer ID:   ${status.peerId}`,
-        `gateway:   ${status.addresses.http}`,
-        `admin:     ${status.addresses.admin}`,
-        `objects:   ${status.objects}`,
-        `blobs:     ${status.blobs}`,
-        `logical:   ${formatBytes(status.logicalBytes)} (what users hold)`,
-        `physical:  ${formatBytes(status.physicalBytes)} (what the disk holds)`
-      ].join('\n'))
+      print(options.json === true, status, () => formatStatus(status))
     })
+}
+
+/** The text of `fdn status`. */
+export function formatStatus (status: StatusResponse): string {
+  const { swarm, replication } = status
+  return [
+    `fdn ${status.version}, up ${status.uptimeSeconds}s`,
+    `peer ID:     ${status.peerId}`,
+    `gateway:     ${status.addresses.http}`,
+    `admin:       ${status.addresses.admin}`,
+    ...(status.addresses.swarm.length === 0
+      ? ['swarm:       not listening']
+      : status.addresses.swarm.map((address, i) => `${i === 0 ? 'swarm:       ' : '             '}${address}`)),
+    `objects:     ${status.objects}`,
+    `blobs:       ${status.blobs}`,
+    `logical:     ${formatBytes(status.logicalBytes)} (what users hold)`,
+    `physical:    ${formatBytes(status.physicalBytes)} (what the disk holds)`,
+    `peers:       ${swarm.connected} connected; trusted ${swarm.trustedHealthy}/${swarm.trusted} healthy`,
+    `private:     ${swarm.private ? 'yes (FDN_SWARM_KEY)' : 'no'}`,
+    `cache:       ${swarm.cachedBlobs} blobs, ${formatBytes(swarm.cachedBytes)} (fetched from peers)`,
+    `held:        ${swarm.heldForPeers} blobs for peers`,
+    `replication: ${replication.replicated} replicated, ${replication['under-replicated']} under-replicated, ${replication.pending} pending`
+  ].join('\n')
 }
