@@ -9,6 +9,9 @@ import type { Logger } from '../node/log.ts'
 import { MediaStore } from '../node/store/media-store.ts'
 import { ObjectStore } from '../node/objects/object-store.ts'
 import { TenantRegistry } from '../node/tenants/registry.ts'
+import { Swarm } from '../node/swarm/swarm.ts'
+import { resolveBootstrap } from '../node/config/bootstrap.ts'
+import { readSwarmKey } from '../node/config/swarm-key.ts'
 import { privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { removeDaemonRecord, writeDaemonRecord } from '../node/daemon-record.ts'
 import { VERSION } from '../node/version.ts'
@@ -48,8 +51,36 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
   let addresses = { http: '', admin: '' }
   const publicUrl = (): string => (config.publicUrl?.toString() ?? addresses.http).replace(/\/$/, '')
 
+  let swarm: Swarm
+  try {
+    swarm = await Swarm.start({
+      dataDir: config.data,
+      privateKey: identity.privateKey,
+      listen: config.swarmListen,
+      bootstrap: await resolveBootstrap(config),
+      swarmKey: config.swarmKey != null ? await readSwarmKey(config.swarmKey) : undefined,
+      trustedPeers: config.trustedPeers,
+      defaultReplicas: config.replicas,
+      cacheSize: config.cacheSize,
+      fetchTimeout: config.fetchTimeout,
+      noFetch: config.noFetch,
+      peerQuota: config.peerQuota,
+      repairGrace: config.repairGrace,
+      repairInterval: config.repairInterval,
+      repairRate: config.repairRate,
+      maxObjectSize: config.maxObjectSize,
+      store,
+      objects,
+      tenants,
+      log
+    })
+  } catch (err) {
+    await store.close()
+    throw err
+  }
+
   const publicApp = createServer(log, virtualHostRewrite(config.s3Domain))
-  await publicApp.register(publicSurface, { store, isReady: () => ready })
+  await publicApp.register(publicSurface, { store, swarm, isReady: () => ready })
   await publicApp.register(s3Surface, { objects, maxObjectSize: config.maxObjectSize, s3Domain: config.s3Domain, aliasMode: config.aliasMode, log })
   const adminApp = createServer(log)
   const status = async (): Promise<StatusResponse> => {
@@ -57,12 +88,13 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
     return {
       version: VERSION,
       peerId: identity.peerId,
-      addresses: { ...addresses, swarm: [] },
+      addresses: { ...addresses, swarm: swarm.addresses() },
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
-      ...stats
+      ...stats,
+      ...await swarm.status()
     }
   }
-  await adminApp.register(adminSurface, { store, token, maxObjectSize: config.maxObjectSize, status, tenants, objects, publicUrl })
+  await adminApp.register(adminSurface, { store, token, maxObjectSize: config.maxObjectSize, status, tenants, objects, publicUrl, swarm })
   const expiry = startUploadExpiry(objects, config.uploadExpiry, log)
 
   try {
@@ -70,13 +102,14 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
     await adminApp.listen({ host: config.adminListen.host, port: config.adminListen.port })
   } catch (err) {
     await Promise.allSettled([publicApp.close(), adminApp.close()])
+    await swarm.stop()
     await store.close()
     throw err
   }
   addresses = { http: urlOf(publicApp), admin: urlOf(adminApp) }
   await writeDaemonRecord(config.data, { pid: process.pid, http: addresses.http, admin: addresses.admin, startedAt: new Date(started).toISOString() })
   ready = true
-  log.info({ peerId: identity.peerId, http: addresses.http, admin: addresses.admin, data: config.data, version: VERSION }, 'fdn node started')
+  log.info({ peerId: identity.peerId, http: addresses.http, admin: addresses.admin, swarm: swarm.addresses(), data: config.data, version: VERSION }, 'fdn node started')
 
   let closing: Promise<void> | undefined
   const close = async (): Promise<void> => {
@@ -98,6 +131,7 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
       await Promise.all([publicApp.close(), adminApp.close()])
       clearInterval(sweep)
       clearTimeout(timer)
+      await swarm.stop()
       await store.close()
       log.info('fdn node stopped')
     })()

@@ -6,7 +6,9 @@ export const ADMIN_ROUTES = {
   blobs: '/admin/v1/blobs',
   verify: '/admin/v1/verify',
   gc: '/admin/v1/gc',
-  tenants: '/admin/v1/tenants'
+  tenants: '/admin/v1/tenants',
+  peers: '/admin/v1/peers',
+  recover: '/admin/v1/recover'
 } as const
 
 /** A tenant as the admin API shows it (never its secret). */
@@ -62,6 +64,83 @@ export interface StatusResponse {
   logicalBytes: number
   /** Bytes the blockstore holds for those blobs, each stored once. */
   physicalBytes: number
+  swarm: SwarmStatus
+  /** Blobs this node originated, by how many copies the swarm holds of each. */
+  replication: ReplicationCounts
+}
+
+export interface SwarmStatus {
+  /** Peers with an open connection. */
+  connected: number
+  /** Trusted peers (FDN_TRUSTED_PEERS) and how many of them are healthy. */
+  trusted: number
+  trustedHealthy: number
+  /** Whether FDN_SWARM_KEY makes this a private swarm. */
+  private: boolean
+  /** Blobs fetched from peers and kept as cache, and their bytes (bounded by FDN_CACHE_SIZE). */
+  cachedBlobs: number
+  cachedBytes: number
+  /** Copies this node holds for other nodes. */
+  heldForPeers: number
+}
+
+export interface ReplicationCounts {
+  /** As many copies as the tenant's `replicas`, the origin included. */
+  replicated: number
+  /** Fewer copies than wanted after replication was tried (no healthy trusted peer, refused, unreachable). */
+  'under-replicated': number
+  /** Not tried yet, or in flight. */
+  pending: number
+}
+
+export type PeerHealth = 'healthy' | 'unreachable' | 'unknown'
+
+export interface PeerView {
+  peerId: string
+  addresses: string[]
+  /** Listed in FDN_TRUSTED_PEERS. */
+  trusted: boolean
+  connected: boolean
+  /** healthy: answered a ping lately; unreachable: not since FDN_REPAIR_GRACE or more; unknown: never seen. */
+  health: PeerHealth
+  lastSeen: string | null
+  latencyMs: number | null
+}
+
+export interface PeersResponse {
+  self: { peerId: string, addresses: string[] }
+  peers: PeerView[]
+}
+
+/** One line of the NDJSON stream of POST /admin/v1/recover: progress lines, then one report. */
+export type RecoverEvent =
+  | { type: 'progress', phase: 'manifests' | 'objects', done: number, total: number, bytes: number }
+  | { type: 'report', report: RecoverReport }
+  | { type: 'error', error: { code: string, message: string } }
+
+export interface RecoverReport {
+  /** Manifests found, per tenant: the newest version, and which peer served it. */
+  manifests: Array<{ tenant: string, version: number, from: string }>
+  tenantsRestored: number
+  objectsRestored: number
+  bytesRestored: number
+  /** Objects whose blob could not be fetched or verified. */
+  missing: Array<{ tenant: string, key: string, cid: CidString, reason: string }>
+  /** Trusted peers that did not answer, or refused. */
+  peerErrors: Array<{ peer: string, reason: string }>
+  durationMs: number
+}
+
+/** GET /admin/v1/blobs/{cid}: what this node holds of a blob, and who keeps it here. */
+export interface BlobView {
+  cid: CidString
+  size: number
+  sha256: string
+  mediaType: string
+  firstSeen: string
+  refs: Array<{ kind: 'pin' | 'object' | 'part' | 'manifest' | 'replica' | 'cache', holder: string, public: boolean }>
+  /** For a blob this node originated: the peers that acknowledged a copy. */
+  holders: string[]
 }
 
 export interface VerifyResponse {

@@ -1,17 +1,26 @@
 import type { FastifyInstance } from 'fastify'
 import { ADMIN_ROUTES } from '../../protocol/admin-api.ts'
-import type { AddResponse, StatusResponse } from '../../protocol/admin-api.ts'
+import type { AddResponse, BlobView, PeersResponse, RecoverEvent, RecoverReport, StatusResponse } from '../../protocol/admin-api.ts'
+import { PassThrough } from 'node:stream'
 import { FdnError } from '../../protocol/errors.ts'
+import { parseCid } from '../../protocol/cid.ts'
 import type { MediaStore } from '../../node/store/media-store.ts'
 import { requireBearer } from './auth.ts'
 import { tenantRoutes } from './tenants.ts'
 import type { TenantRoutesOptions } from './tenants.ts'
+
+/** What the admin API asks of the swarm. */
+export interface SwarmAdmin {
+  peers: () => Promise<PeersResponse>
+  recover: (progress: (event: RecoverEvent) => void) => Promise<RecoverReport>
+}
 
 export interface AdminSurfaceOptions extends TenantRoutesOptions {
   store: MediaStore
   token: string
   maxObjectSize: number
   status: () => Promise<StatusResponse>
+  swarm: SwarmAdmin
 }
 
 /** The admin API on the admin listener: what the CLI calls. */
@@ -20,6 +29,17 @@ export async function adminSurface (app: FastifyInstance, options: AdminSurfaceO
   app.get(ADMIN_ROUTES.status, async () => await options.status())
   app.post(ADMIN_ROUTES.verify, async () => await options.store.verify())
   app.post(ADMIN_ROUTES.gc, async () => await options.store.gc())
+  app.get(ADMIN_ROUTES.peers, async () => await options.swarm.peers())
+  // NDJSON: progress lines while the recovery runs, then its report
+  app.post(ADMIN_ROUTES.recover, async (_request, reply) => {
+    const out = new PassThrough()
+    const line = (event: RecoverEvent): void => { out.write(`${JSON.stringify(event)}\n`) }
+    options.swarm.recover(line).then(
+      report => { line({ type: 'report', report }); out.end() },
+      (err: unknown) => { out.end(`${JSON.stringify({ type: 'error', error: { code: err instanceof FdnError ? err.code : 'internal', message: (err as Error).message } })}\n`) }
+    )
+    return await reply.type('application/x-ndjson').send(out)
+  })
   await app.register(blobRoutes, options)
   await app.register(tenantRoutes, options)
 }
@@ -28,6 +48,23 @@ async function blobRoutes (app: FastifyInstance, options: AdminSurfaceOptions): 
   // uploads are streamed into the store, never buffered: hand the raw request on
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, _payload, done) => { done(null) })
+
+  app.get<{ Params: { cid: string } }>(`${ADMIN_ROUTES.blobs}/:cid`, async (request): Promise<BlobView> => {
+    const cid = parseCid(request.params.cid)
+    const blob = await options.store.stat(cid)
+    if (blob == null) throw new FdnError('not_found', `${request.params.cid} is not held by this node`)
+    const refs = await options.store.db.refsOf(blob.cid)
+    const placement = await options.store.db.get('placement', blob.cid)
+    return {
+      cid: blob.cid,
+      size: blob.size,
+      sha256: blob.sha256,
+      mediaType: blob.mediaType,
+      firstSeen: blob.firstSeen,
+      refs: refs.map(ref => ({ kind: ref.kind, holder: ref.holder, public: ref.public })),
+      holders: placement?.holders.map(holder => holder.peer) ?? []
+    }
+  })
 
   app.post(ADMIN_ROUTES.blobs, async (request, reply): Promise<AddResponse> => {
     const declared = Number(request.headers['content-length'] ?? NaN)

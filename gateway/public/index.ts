@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import type { MediaStore } from '../../node/store/media-store.ts'
 import { ipfsRoutes } from './ipfs-route.ts'
+import type { SwarmReads } from './ipfs-route.ts'
 import { SAFETY_HEADERS } from './safety.ts'
 
 export interface PublicSurfaceOptions {
   store: MediaStore
+  swarm: SwarmReads | undefined
   isReady: () => boolean
 }
 
@@ -18,5 +20,5 @@ export async function publicSurface (app: FastifyInstance, options: PublicSurfac
     const ready = options.isReady()
     return await reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'starting' })
   })
-  await app.register(ipfsRoutes, { store: options.store })
+  await app.register(ipfsRoutes, { store: options.store, swarm: options.swarm })
 }

@@ -22,12 +22,21 @@ interface IpfsParams {
 
 type Query = Record<string, string | undefined>
 
+/** What the gateway asks of the swarm: blobs this node lacks. */
+export interface SwarmReads {
+  /** Fetches a blob from peers into the store (shared by concurrent readers); throws not_found / fetch_timeout. */
+  fetchForRead: (cid: CID, options: { signal?: AbortSignal }) => Promise<void>
+  /** A read of a blob: keeps a cached one from eviction. */
+  touch: (cid: string) => void
+}
+
 export interface IpfsRouteOptions {
   store: MediaStore
+  swarm: SwarmReads | undefined
 }
 
 /** `GET|HEAD /ipfs/{cid}[/{path}]`: the path gateway and the trustless gateway. */
-export async function ipfsRoutes (app: FastifyInstance, { store }: IpfsRouteOptions): Promise<void> {
+export async function ipfsRoutes (app: FastifyInstance, { store, swarm }: IpfsRouteOptions): Promise<void> {
   const handler = async (request: FastifyRequest<{ Params: IpfsParams, Querystring: Query }>, reply: FastifyReply): Promise<unknown> => {
     const cid = parseCid(request.params.cid)
     checkPath(cid, request.params['*'])
@@ -36,12 +45,23 @@ export async function ipfsRoutes (app: FastifyInstance, { store }: IpfsRouteOpti
     reply.header('x-ipfs-path', `/ipfs/${request.params.cid}`)
     reply.header('x-ipfs-roots', cidString(cid))
     reply.header('cache-control', IMMUTABLE)
+    await ensureLocal(store, swarm, cid, reply)
     if (format.kind === 'raw') return await sendRaw(store, cid, request, reply)
     if (format.kind === 'car') return await sendCar(store, cid, format.car, request, reply)
     return await sendFile(store, cid, request, reply)
   }
   app.route({ method: ['GET', 'HEAD'], url: '/ipfs/:cid', handler })
   app.route({ method: ['GET', 'HEAD'], url: '/ipfs/:cid/*', handler })
+}
+
+/** A blob this node lacks is fetched from the swarm first (unless FDN_NO_FETCH); one it has is marked as read. */
+async function ensureLocal (store: MediaStore, swarm: SwarmReads | undefined, cid: CID, reply: FastifyReply): Promise<void> {
+  if (swarm == null) return
+  if (await store.hasBlock(cid)) {
+    swarm.touch(cidString(cid))
+    return
+  }
+  await swarm.fetchForRead(cid, { signal: abortOf(reply) })
 }
 
 /**

@@ -48,6 +48,7 @@ export async function startDaemon (options: DaemonOptions = {}): Promise<Running
       FDN_DATA: dataDir,
       FDN_HTTP_LISTEN: '127.0.0.1:0',
       FDN_ADMIN_LISTEN: '127.0.0.1:0',
+      FDN_SWARM_LISTEN: '/ip4/127.0.0.1/tcp/0',
       FDN_MIN_FREE_SPACE: '0',
       FDN_LOG_LEVEL: 'warn',
       ...options.env

@@ -1,0 +1,192 @@
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+import type { RecoverEvent, RecoverReport } from '../../protocol/admin-api.ts'
+import { FdnError } from '../../protocol/errors.ts'
+import { parseObjectKey, parseTenantName } from '../../protocol/names.ts'
+import { decodeManifest, verifyRecord } from '../../protocol/swarm-records.ts'
+import type { Manifest, ManifestObject } from '../../protocol/swarm-records.ts'
+import { decodeRecoverRequest, decodeRecoverResponse, RECOVER_PROTOCOL } from '../../protocol/swarm-wire.ts'
+import type { RecoveredManifest, RecoverResponse } from '../../protocol/swarm-wire.ts'
+import type { Logger } from '../log.ts'
+import type { ObjectStore } from '../objects/object-store.ts'
+import type { ObjectRecord, TenantRecord } from '../objects/types.ts'
+import type { MediaStore } from '../store/media-store.ts'
+import { addRef } from '../store/refs.ts'
+import type { TenantRegistry } from '../tenants/registry.ts'
+import type { PeerHealthMonitor } from './peer-health.ts'
+import type { ServePolicy } from './serve-policy.ts'
+import type { SwarmFetcher } from './swarm-fetch.ts'
+import type { SwarmNode } from './swarm-node.ts'
+import { ask, serve } from './wire.ts'
+
+export interface RecoveryOptions {
+  node: SwarmNode
+  store: MediaStore
+  objects: ObjectStore
+  tenants: TenantRegistry
+  fetcher: SwarmFetcher
+  health: PeerHealthMonitor
+  policy: ServePolicy
+  maxObjectSize: number
+  fetchTimeoutMs: number
+  log: Logger
+}
+
+/** How long a recovering node may fetch the private blobs of its manifests from a holder. */
+const GRANT_MS = 60 * 60 * 1000
+/** Blobs fetched at once during a recovery. */
+const CONCURRENCY = 8
+
+/**
+ * `fdn recover` and its peer side. A node asks each trusted peer for the
+ * newest manifests it holds for the asking node's own identity (Noise
+ * authenticates the peer ID, and only manifests that identity signed are
+ * listed, so a peer serves a recovery only to the node that published it),
+ * takes the newest version of each tenant, verifies its signature against
+ * its own key, restores the tenant and every object, and fetches and
+ * verifies every blob it no longer holds.
+ */
+export class Recovery {
+  private readonly options: RecoveryOptions
+  private readonly self: string
+
+  constructor (options: RecoveryOptions) {
+    this.options = options
+    this.self = options.node.peerId.toString()
+  }
+
+  async start (): Promise<void> {
+    await serve(this.options.node, RECOVER_PROTOCOL, async (bytes, peer) => await this.answer(bytes, peer), { maxInboundStreams: 8, readTimeoutMs: 10_000 })
+  }
+
+  /** The peer side: the asking node's manifests held here, and a grant to copy what it left with us. */
+  private async answer (bytes: Uint8Array, peer: PeerId): Promise<RecoverResponse> {
+    try {
+      decodeRecoverRequest(bytes)
+    } catch (err) {
+      return { ok: false, code: 'invalid_request', message: (err as Error).message }
+    }
+    const origin = peer.toString()
+    if (!this.options.health.isTrusted(origin)) {
+      this.options.log.info({ peer: origin }, 'refused a recovery request from an untrusted peer')
+      return { ok: false, code: 'untrusted', message: `${origin} is not a trusted peer of this node` }
+    }
+    const manifests: RecoveredManifest[] = []
+    for await (const [key, pointer] of this.options.store.db.entries('manifest', { gt: `${origin}/`, lt: `${origin}/\xff` })) {
+      manifests.push({ tenant: key.slice(origin.length + 1), version: pointer.version, cid: pointer.cid })
+    }
+    for await (const [, attestation] of this.options.store.db.entries('attestation', { gt: `${origin}/`, lt: `${origin}/\xff` })) {
+      this.options.policy.grant(attestation.payload.cid, GRANT_MS)
+    }
+    this.options.log.info({ peer: origin, manifests: manifests.length }, 'serving a recovery')
+    return { ok: true, manifests }
+  }
+
+  async recover (progress: (event: RecoverEvent) => void): Promise<RecoverReport> {
+    const started = Date.now()
+    const report: RecoverReport = { manifests: [], tenantsRestored: 0, objectsRestored: 0, bytesRestored: 0, missing: [], peerErrors: [], durationMs: 0 }
+    const newest = new Map<string, RecoveredManifest & { from: string }>()
+    const peers = [...this.options.health.trusted]
+    let asked = 0
+    await Promise.all(peers.map(async peer => {
+      try {
+        const answer = await ask(this.options.node, peerIdFromString(peer), RECOVER_PROTOCOL, { op: 'manifests' }, decodeRecoverResponse, AbortSignal.timeout(15_000))
+        if (!answer.ok) throw new Error(`refused (${answer.code}): ${answer.message}`)
+        for (const manifest of answer.manifests) {
+          const known = newest.get(manifest.tenant)
+          if (known == null || known.version < manifest.version) newest.set(manifest.tenant, { ...manifest, from: peer })
+        }
+      } catch (err) {
+        report.peerErrors.push({ peer, reason: (err as Error).message })
+      }
+      progress({ type: 'progress', phase: 'manifests', done: ++asked, total: peers.length, bytes: 0 })
+    }))
+    const restored: Array<{ manifest: Manifest, from: string }> = []
+    for (const pointer of newest.values()) {
+      try {
+        restored.push({ manifest: await this.loadManifest(pointer), from: pointer.from })
+        report.manifests.push({ tenant: pointer.tenant, version: pointer.version, from: pointer.from })
+      } catch (err) {
+        report.peerErrors.push({ peer: pointer.from, reason: `manifest of '${pointer.tenant}': ${(err as Error).message}` })
+      }
+    }
+    const work: Array<{ tenant: string, object: ManifestObject }> = []
+    for (const { manifest } of restored) {
+      await this.options.tenants.restore(manifest.tenantRecord as unknown as TenantRecord)
+      report.tenantsRestored++
+      for (const object of manifest.objects) work.push({ tenant: manifest.tenant, object })
+    }
+    let done = 0
+    const holders = peers.map(peer => peerIdFromString(peer))
+    const next = (): { tenant: string, object: ManifestObject } | undefined => work.shift()
+    const total = work.length
+    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+      for (let item = next(); item != null; item = next()) {
+        try {
+          await this.restoreObject(item.tenant, item.object, holders)
+          report.objectsRestored++
+          report.bytesRestored += item.object.size
+        } catch (err) {
+          report.missing.push({ tenant: item.tenant, key: item.object.key, cid: item.object.cid, reason: (err as Error).message })
+        }
+        progress({ type: 'progress', phase: 'objects', done: ++done, total, bytes: report.bytesRestored })
+      }
+    }))
+    report.durationMs = Date.now() - started
+    this.options.log.info({ tenants: report.tenantsRestored, objects: report.objectsRestored, missing: report.missing.length, ms: report.durationMs }, 'recovery finished')
+    return report
+  }
+
+  /** Fetches a manifest from the peer that listed it and checks that this node signed it. */
+  private async loadManifest (pointer: RecoveredManifest & { from: string }): Promise<Manifest> {
+    const cid = CID.parse(pointer.cid)
+    if (await this.options.store.stat(cid) == null) {
+      await this.options.fetcher.fetch({
+        cid,
+        signal: AbortSignal.timeout(this.options.fetchTimeoutMs),
+        providers: [peerIdFromString(pointer.from)],
+        maxSize: this.options.maxObjectSize,
+        commit: async (tx, blob) => {
+          await addRef(tx, blob.record.cid, { kind: 'manifest', holder: pointer.tenant, public: false }, blob)
+          const current = await tx.get('manifest', `${this.self}/${pointer.tenant}`)
+          if (current == null || current.version < pointer.version) tx.put('manifest', `${this.self}/${pointer.tenant}`, { version: pointer.version, cid: pointer.cid })
+        }
+      })
+    }
+    const chunks: Uint8Array[] = []
+    const blob = await this.options.store.stat(cid)
+    if (blob == null) throw new FdnError('not_found', `manifest ${pointer.cid} is gone`)
+    for await (const chunk of this.options.store.read(cid, { start: 0, end: blob.size })) chunks.push(chunk)
+    const manifest = await verifyRecord(decodeManifest(Buffer.concat(chunks)), { type: 'fdn/manifest', origin: this.self })
+    if (manifest.tenant !== pointer.tenant || manifest.version !== pointer.version) throw new FdnError('forbidden', 'the manifest is not the version the peer listed')
+    return manifest
+  }
+
+  private async restoreObject (tenant: string, object: ManifestObject, holders: PeerId[]): Promise<void> {
+    const record: ObjectRecord = {
+      cid: object.cid,
+      size: object.size,
+      etag: object.etag,
+      headers: { ...object.headers, contentType: object.contentType },
+      metadata: object.meta,
+      acl: object.acl,
+      mtime: object.mtime,
+      ...(object.parts != null ? { parts: object.parts } : {})
+    }
+    const cid = CID.parse(object.cid)
+    if (await this.options.store.stat(cid) != null) {
+      await this.options.objects.restore(parseTenantName(tenant), parseObjectKey(object.key), record)
+      return
+    }
+    await this.options.fetcher.fetch({
+      cid,
+      signal: AbortSignal.timeout(this.options.fetchTimeoutMs),
+      providers: holders.filter(peer => this.options.node.isConnected(peer)),
+      maxSize: this.options.maxObjectSize,
+      expect: { size: object.size },
+      commit: async (tx, blob) => { await this.options.objects.restore(parseTenantName(tenant), parseObjectKey(object.key), record, { tx, blob }) }
+    }).catch((err: unknown) => { throw new Error(`not fetched from any peer: ${(err as Error).message}`) })
+  }
+}
+

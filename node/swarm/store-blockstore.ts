@@ -1,0 +1,57 @@
+import { NotFoundError } from '@libp2p/interface'
+import type { AbortOptions } from '@libp2p/interface'
+import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+import type { MediaStore } from '../store/media-store.ts'
+import type { ServePolicy } from './serve-policy.ts'
+
+/**
+ * The blockstore helia and bitswap see: fdn's store, read through its
+ * verified reads (a corrupt block is never sent to a peer), filtered by the
+ * serve policy. Writes are dropped on purpose: blocks fetched from peers are
+ * rebuilt into the store by SwarmFetcher through the ingest pipeline, which
+ * writes, counts and references them in one step, so no block lands on disk
+ * that no blob holds.
+ */
+export class StoreBlockstore implements Blockstore {
+  private readonly store: MediaStore
+  private readonly policy: ServePolicy
+
+  constructor (store: MediaStore, policy: ServePolicy) {
+    this.store = store
+    this.policy = policy
+  }
+
+  async has (cid: CID): Promise<boolean> {
+    return await this.policy.mayServe(cid) && await this.store.hasBlock(cid)
+  }
+
+  async * get (cid: CID, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
+    if (!await this.policy.mayServe(cid)) throw new NotFoundError(`${cid.toString()} is not served to the swarm`)
+    try {
+      yield await this.store.block(cid, options.signal)
+    } catch (err) {
+      throw new NotFoundError(`${cid.toString()}: ${(err as Error).message}`)
+    }
+  }
+
+  async put (cid: CID): Promise<CID> {
+    return cid
+  }
+
+  async * putMany (source: Iterable<InputPair> | AsyncIterable<InputPair>): AsyncGenerator<CID> {
+    for await (const { cid } of source) yield cid
+  }
+
+  async * getMany (source: Iterable<CID> | AsyncIterable<CID>, options: AbortOptions = {}): AsyncGenerator<Pair> {
+    for await (const cid of source) yield { cid, bytes: this.get(cid, options) }
+  }
+
+  async delete (): Promise<void> {}
+
+  async * deleteMany (source: Iterable<CID> | AsyncIterable<CID>): AsyncGenerator<CID> {
+    yield * source
+  }
+
+  async * getAll (): AsyncGenerator<Pair> {}
+}

@@ -1,0 +1,124 @@
+import type { PeerId } from '@libp2p/interface'
+import type { SessionBlockstore } from '@helia/interface'
+import type { CID } from 'multiformats/cid'
+import { RAW_CODEC, DAG_PB_CODEC, SHA2_256 } from '../../protocol/cid-profile.ts'
+import { cidString } from '../../protocol/cid.ts'
+import { FdnError } from '../../protocol/errors.ts'
+import { decodeFileNode } from '../../protocol/unixfs-file.ts'
+import type { Tx } from '../store/index-db.ts'
+import type { MediaStore } from '../store/media-store.ts'
+import type { NewBlob } from '../store/refs.ts'
+import type { Helia } from './swarm-node.ts'
+
+/** Leaves requested ahead of the one being written: enough to keep bitswap busy, bounded memory (1 MiB each). */
+const WINDOW = 16
+
+export interface FetchRequest<T> {
+  cid: CID
+  signal: AbortSignal
+  /** Peers to ask directly (the origin of a replication, the holders in a recovery); otherwise the DHT is asked. */
+  providers?: PeerId[]
+  maxSize: number
+  /** What a signed attestation says the blob is: anything else is refused. */
+  expect?: { size: number, sha256?: string }
+  /** Runs in the index transaction that records the blob: adds the reference that keeps it. */
+  commit: (tx: Tx, blob: NewBlob) => Promise<T>
+  /** Each piece of the file as it arrives, in order (a gateway response streaming while the blob is fetched). */
+  onBytes?: (chunk: Uint8Array) => Promise<void>
+}
+
+/**
+ * Fetches a blob from the swarm into the store. Blocks come by bitswap
+ * through a helia session (each checked against its CID by helia before it
+ * is handed over), the file's bytes are streamed through the store's ingest
+ * pipeline, and the blob is recorded only if the rebuilt DAG has the CID
+ * that was asked for (and the attested size and SHA-256): a lying peer can
+ * waste a transfer, never put a wrong byte in the store.
+ */
+export class SwarmFetcher {
+  private readonly helia: Helia
+  private readonly store: MediaStore
+  /** Blobs and bytes received from peers since start. */
+  readonly received = { blobs: 0, bytes: 0 }
+
+  constructor (helia: Helia, store: MediaStore) {
+    this.helia = helia
+    this.store = store
+  }
+
+  async fetch<T> (request: FetchRequest<T>): Promise<T> {
+    const { cid, signal } = request
+    if (cid.multihash.code !== SHA2_256 || (cid.code !== RAW_CODEC && cid.code !== DAG_PB_CODEC)) {
+      throw new FdnError('not_found', `${cidString(cid)} is not an fdn blob (raw or dag-pb, sha2-256): not fetched from the swarm`)
+    }
+    const session = this.helia.blockstore.createSession(cid, {
+      signal,
+      ...(request.providers != null ? { providers: request.providers.map(peer => peer.toCID()) } : {})
+    })
+    let received = 0
+    const source = this.fileBytes(session, request, (bytes) => { received += bytes })
+    const want = cidString(cid)
+    try {
+      const result = await this.store.ingest(source, { maxSize: request.maxSize, signal }, async (tx, blob) => {
+        if (blob.record.cid !== want) throw new FdnError('corrupt_block', `the blocks peers sent rebuild ${blob.record.cid}, not ${want}`)
+        if (request.expect != null && (request.expect.size !== blob.record.size || (request.expect.sha256 != null && request.expect.sha256 !== blob.record.sha256))) {
+          throw new FdnError('corrupt_block', `${want} does not match its attestation (size or SHA-256)`)
+        }
+        return await request.commit(tx, blob)
+      })
+      this.received.blobs++
+      this.received.bytes += received
+      return result
+    } catch (err) {
+      if (signal.aborted) throw new FdnError('fetch_timeout', `${want} was not found in the swarm in time`, { cause: err })
+      if (err instanceof FdnError) throw err
+      // no provider, providers gone mid-transfer: the swarm may still deliver later
+      throw new FdnError('fetch_timeout', `${want} could not be fetched from the swarm: ${(err as Error).message}`, { cause: err })
+    } finally {
+      session.close()
+    }
+  }
+
+  /** The file's bytes in order, leaves fetched up to WINDOW ahead. */
+  private async * fileBytes (session: SessionBlockstore, request: FetchRequest<unknown>, count: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+    const get = async (cid: CID): Promise<Uint8Array> => {
+      const chunks: Uint8Array[] = []
+      for await (const chunk of session.get(cid, { signal: request.signal })) chunks.push(chunk)
+      const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+      count(bytes.length)
+      return bytes
+    }
+    const emit = async function * (bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+      await request.onBytes?.(bytes)
+      yield bytes
+    }
+    const root = await get(request.cid)
+    if (request.cid.code === RAW_CODEC) {
+      yield * emit(root)
+      return
+    }
+    const walk = async function * (node: Uint8Array, depth: number): AsyncGenerator<Uint8Array> {
+      if (depth > 8) throw new FdnError('corrupt_block', 'DAG deeper than any fdn blob')
+      const children = decodeFileNode(node)
+      const pending: Array<Promise<Uint8Array>> = []
+      const ahead = (index: number): void => {
+        while (pending.length < Math.min(children.length, index + WINDOW)) {
+          const next = get(children[pending.length].cid)
+          next.catch(() => {})
+          pending.push(next)
+        }
+      }
+      for (let index = 0; index < children.length; index++) {
+        ahead(index)
+        const bytes = await pending[index]
+        delete pending[index]
+        if (children[index].cid.code === RAW_CODEC) yield * emit(bytes)
+        else yield * walk(bytes, depth + 1)
+      }
+    }
+    const size = decodeFileNode(root).reduce((sum, child) => sum + child.fileSize, 0)
+    if (size > request.maxSize) throw new FdnError('too_large', `${cidString(request.cid)} claims ${size} bytes, over the ${request.maxSize} byte limit`)
+    if (request.expect != null && size !== request.expect.size) throw new FdnError('corrupt_block', `${cidString(request.cid)} claims ${size} bytes, its attestation ${request.expect.size}`)
+    yield * walk(root, 0)
+  }
+}

@@ -1,0 +1,240 @@
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { CID } from 'multiformats/cid'
+import type { PeersResponse, PeerView, RecoverEvent, RecoverReport, ReplicationCounts, SwarmStatus } from '../../protocol/admin-api.ts'
+import { cidString } from '../../protocol/cid.ts'
+import { FdnError } from '../../protocol/errors.ts'
+import type { Logger } from '../log.ts'
+import type { ObjectStore } from '../objects/object-store.ts'
+import type { MediaStore } from '../store/media-store.ts'
+import { addRef } from '../store/refs.ts'
+import type { TenantRegistry } from '../tenants/registry.ts'
+import { BlobCache, CACHE_HOLDER } from './blob-cache.ts'
+import { ManifestPublisher } from './manifests.ts'
+import { PeerHealthMonitor } from './peer-health.ts'
+import { Recovery } from './recovery.ts'
+import { Replicator } from './replication.ts'
+import { ServePolicy } from './serve-policy.ts'
+import { SwarmFetcher } from './swarm-fetch.ts'
+import { SwarmNode } from './swarm-node.ts'
+
+export interface SwarmOptions {
+  dataDir: string
+  privateKey: PrivateKey
+  listen: string[]
+  bootstrap: string[]
+  swarmKey: Uint8Array | undefined
+  trustedPeers: string[]
+  defaultReplicas: number
+  cacheSize: number
+  fetchTimeout: number
+  noFetch: boolean
+  peerQuota: number
+  repairGrace: number
+  repairInterval: number
+  repairRate: number
+  maxObjectSize: number
+  store: MediaStore
+  objects: ObjectStore
+  tenants: TenantRegistry
+  log: Logger
+}
+
+/**
+ * The node's part in the swarm: its libp2p host, fetching missing blobs for
+ * the gateway (kept as an LRU cache), replication of what it originates and
+ * copies it holds for trusted peers, repair, manifests and recovery.
+ */
+export class Swarm {
+  private readonly options: SwarmOptions
+  private readonly node: SwarmNode
+  private readonly policy: ServePolicy
+  private readonly fetcher: SwarmFetcher
+  private readonly cache: BlobCache
+  private readonly health: PeerHealthMonitor
+  private readonly replicator: Replicator
+  private readonly manifests: ManifestPublisher
+  private readonly recovery: Recovery
+  private readonly inflight = new Map<string, Promise<void>>()
+  private recovering: Promise<RecoverReport> | undefined
+
+  private constructor (options: SwarmOptions, node: SwarmNode, policy: ServePolicy) {
+    this.options = options
+    this.node = node
+    this.policy = policy
+    const { store, log } = options
+    this.fetcher = new SwarmFetcher(node.helia, store)
+    this.cache = new BlobCache(store, options.cacheSize, log)
+    this.health = new PeerHealthMonitor(node, { trusted: options.trustedPeers, graceMs: options.repairGrace, intervalMs: options.repairInterval, log })
+    this.replicator = new Replicator({
+      node,
+      store,
+      fetcher: this.fetcher,
+      health: this.health,
+      policy,
+      privateKey: options.privateKey,
+      defaultReplicas: options.defaultReplicas,
+      peerQuota: options.peerQuota,
+      maxObjectSize: options.maxObjectSize,
+      holdTimeoutMs: Math.max(options.fetchTimeout, 60_000),
+      repairIntervalMs: options.repairInterval,
+      repairRate: options.repairRate,
+      log
+    })
+    this.manifests = new ManifestPublisher(store, options.privateKey, node.peerId.toString(), log)
+    this.recovery = new Recovery({
+      node,
+      store,
+      objects: options.objects,
+      tenants: options.tenants,
+      fetcher: this.fetcher,
+      health: this.health,
+      policy,
+      maxObjectSize: options.maxObjectSize,
+      fetchTimeoutMs: Math.max(options.fetchTimeout, 60_000),
+      log
+    })
+  }
+
+  static async start (options: SwarmOptions): Promise<Swarm> {
+    const policy = new ServePolicy(options.store)
+    const node = await SwarmNode.start({
+      dataDir: options.dataDir,
+      privateKey: options.privateKey,
+      listen: options.listen,
+      bootstrap: options.bootstrap,
+      swarmKey: options.swarmKey,
+      store: options.store,
+      policy,
+      log: options.log
+    })
+    const swarm = new Swarm(options, node, policy)
+    try {
+      await swarm.cache.load()
+      options.store.onChange(changes => { for (const cid of changes.removed) swarm.cache.forget(cid) })
+      options.store.setRepairer(async (cid, signal) => await swarm.fetchBlock(cid, signal))
+      await swarm.health.start()
+      await swarm.replicator.start()
+      await swarm.manifests.start()
+      await swarm.recovery.start()
+    } catch (err) {
+      await swarm.stop()
+      throw err
+    }
+    return swarm
+  }
+
+  get peerId (): string {
+    return this.node.peerId.toString()
+  }
+
+  addresses (): string[] {
+    return this.node.addresses()
+  }
+
+  /**
+   * Makes a blob this node lacks local for a gateway read: found through the
+   * DHT, fetched by bitswap, verified, kept in the cache. `onBytes` receives
+   * the file as it arrives (the first reader streams while the blob is
+   * fetched); readers that come while it is in flight wait for it.
+   */
+  async fetchForRead (cid: CID, options: { signal?: AbortSignal, onBytes?: (chunk: Uint8Array) => Promise<void> } = {}): Promise<void> {
+    if (this.options.noFetch) throw new FdnError('not_found', `${cidString(cid)} is not held by this node (FDN_NO_FETCH: the swarm is not asked)`)
+    // a node alone has nobody to ask: the answer is known now, not after the fetch timeout
+    if (this.node.connectedPeers().length === 0) throw new FdnError('not_found', `${cidString(cid)} is not held by this node, and no swarm peer is connected`)
+    const key = cidString(cid)
+    const running = this.inflight.get(key)
+    if (running != null) return await running
+    const timeout = AbortSignal.timeout(this.options.fetchTimeout)
+    const fetch = this.fetcher.fetch({
+      cid,
+      signal: timeout,
+      maxSize: this.options.maxObjectSize,
+      commit: async (tx, blob) => {
+        await addRef(tx, blob.record.cid, { kind: 'cache', holder: CACHE_HOLDER, public: true }, blob)
+        return blob.record.size
+      },
+      ...(options.onBytes != null ? { onBytes: options.onBytes } : {})
+    }).then(size => { this.cache.added(key, size) })
+    this.inflight.set(key, fetch)
+    try {
+      await fetch
+    } finally {
+      this.inflight.delete(key)
+    }
+  }
+
+  /** A gateway read of a blob: keeps a cached blob from eviction. */
+  touch (cid: string): void {
+    this.cache.touch(cid)
+  }
+
+  /** One block from whichever peer has it (a corrupt local copy is being replaced). */
+  private async fetchBlock (cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
+    const providers = this.node.connectedPeers()
+    if (providers.length === 0) throw new Error('no peer connected')
+    const session = this.node.helia.blockstore.createSession(cid, { signal: signal ?? AbortSignal.timeout(this.options.fetchTimeout), providers: providers.map(peer => peer.toCID()) })
+    try {
+      const chunks: Uint8Array[] = []
+      for await (const chunk of session.get(cid, { signal: signal ?? AbortSignal.timeout(this.options.fetchTimeout) })) chunks.push(chunk)
+      return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+    } finally {
+      session.close()
+    }
+  }
+
+  async peers (): Promise<PeersResponse> {
+    const ids = new Set([...this.node.connectedPeers().map(peer => peer.toString()), ...this.health.trusted])
+    const peers: PeerView[] = []
+    for (const id of ids) {
+      const peer = peerIdFromString(id)
+      peers.push({
+        peerId: id,
+        addresses: await this.node.peerAddresses(peer),
+        trusted: this.health.isTrusted(id),
+        connected: this.node.isConnected(peer),
+        ...this.health.view(id)
+      })
+    }
+    peers.sort((a, b) => Number(b.trusted) - Number(a.trusted) || a.peerId.localeCompare(b.peerId))
+    return { self: { peerId: this.peerId, addresses: this.addresses() }, peers }
+  }
+
+  async status (): Promise<{ swarm: SwarmStatus, replication: ReplicationCounts }> {
+    const cache = this.cache.stats()
+    const replication = this.replicator.counters()
+    replication.pending += this.manifests.pending
+    return {
+      swarm: {
+        connected: this.node.connectedPeers().length,
+        trusted: this.health.trusted.size,
+        trustedHealthy: this.health.healthyTrusted().length,
+        private: this.options.swarmKey != null,
+        cachedBlobs: cache.blobs,
+        cachedBytes: cache.bytes,
+        heldForPeers: await this.replicator.heldForPeers()
+      },
+      replication
+    }
+  }
+
+  /** `fdn recover`: one at a time. */
+  async recover (progress: (event: RecoverEvent) => void): Promise<RecoverReport> {
+    if (this.recovering != null) throw new FdnError('conflict', 'a recovery is running already')
+    this.recovering = this.recovery.recover(progress)
+    try {
+      return await this.recovering
+    } finally {
+      this.recovering = undefined
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.options.store.setRepairer(undefined)
+    await this.manifests.stop()
+    await this.replicator.stop()
+    await this.health.stop()
+    await this.cache.settled()
+    await this.node.stop()
+  }
+}
