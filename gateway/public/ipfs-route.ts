@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import parseRange from 'range-parser'
 import type { CID } from 'multiformats/cid'
@@ -6,6 +6,7 @@ import { cidString, parseCid } from '../../protocol/cid.ts'
 import { RAW_CODEC } from '../../protocol/cid-profile.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import type { MediaStore, ByteRange } from '../../node/store/media-store.ts'
+import { detectMediaType, SNIFF_BYTES } from '../../node/ingest/media-type.ts'
 import type { BlobRecord } from '../../node/store/records.ts'
 import { carStream } from './car-stream.ts'
 import { matchesIfNoneMatch } from './conditional.ts'
@@ -24,8 +25,11 @@ type Query = Record<string, string | undefined>
 
 /** What the gateway asks of the swarm: blobs this node lacks. */
 export interface SwarmReads {
-  /** Fetches a blob from peers into the store (shared by concurrent readers); throws not_found / fetch_timeout. */
-  fetchForRead: (cid: CID, options: { signal?: AbortSignal }) => Promise<void>
+  /**
+   * Fetches a blob from peers into the store (shared by concurrent readers); throws not_found / fetch_timeout.
+   * `onBytes` gets the file as it arrives, when this call started the fetch.
+   */
+  fetchForRead: (cid: CID, options: { signal?: AbortSignal, onBytes?: (chunk: Uint8Array) => Promise<void> }) => Promise<void>
   /** A read of a blob: keeps a cached one from eviction. */
   touch: (cid: string) => void
 }
@@ -45,6 +49,10 @@ export async function ipfsRoutes (app: FastifyInstance, { store, swarm }: IpfsRo
     reply.header('x-ipfs-path', `/ipfs/${request.params.cid}`)
     reply.header('x-ipfs-roots', cidString(cid))
     reply.header('cache-control', IMMUTABLE)
+    if (swarm != null && format.kind === 'file' && isPlainGet(request) && !await store.hasBlock(cid)) {
+      const streamed = await streamWhileFetching(swarm, cid, request, reply)
+      if (streamed !== undefined) return streamed
+    }
     await ensureLocal(store, swarm, cid, reply)
     if (format.kind === 'raw') return await sendRaw(store, cid, request, reply)
     if (format.kind === 'car') return await sendCar(store, cid, format.car, request, reply)
@@ -62,6 +70,41 @@ async function ensureLocal (store: MediaStore, swarm: SwarmReads | undefined, ci
     return
   }
   await swarm.fetchForRead(cid, { signal: abortOf(reply) })
+}
+
+/** A whole-file GET with nothing conditional: the only request answered while the blob is still arriving. */
+function isPlainGet (request: FastifyRequest): boolean {
+  return request.method === 'GET' && request.headers.range == null && request.headers['if-none-match'] == null
+}
+
+/**
+ * Answers a GET of a blob the node lacks as its bytes arrive from the swarm
+ * (the media type sniffed from the first piece, no Content-Length). When a
+ * fetch of it is already running, or it completes before a first piece is
+ * seen, resolves undefined: the blob is local by then and is served as usual.
+ * A client that goes away does not stop the fetch: the blob is still cached.
+ */
+async function streamWhileFetching (swarm: SwarmReads, cid: CID, request: FastifyRequest<{ Querystring: Query }>, reply: FastifyReply): Promise<unknown> {
+  const body = new PassThrough()
+  let first: ((chunk: Uint8Array | undefined) => void) | undefined
+  let fail: ((err: unknown) => void) | undefined
+  const firstPiece = new Promise<Uint8Array | undefined>((resolve, reject) => { first = resolve; fail = reject })
+  const onBytes = async (chunk: Uint8Array): Promise<void> => {
+    first?.(chunk)
+    first = undefined
+    if (body.destroyed) return
+    if (!body.write(chunk)) await new Promise<void>(resolve => { body.once('drain', resolve); body.once('close', resolve) })
+  }
+  swarm.fetchForRead(cid, { onBytes }).then(
+    () => { first?.(undefined); body.end() },
+    (err: unknown) => { fail?.(err); body.destroy(err as Error) }
+  )
+  const piece = await firstPiece
+  if (piece === undefined) return undefined
+  const etag = `"${cidString(cid)}"`
+  reply.header('etag', etag)
+  setFileType(reply, await detectMediaType(piece.subarray(0, SNIFF_BYTES)), request.query.filename, request.query.download === 'true')
+  return await reply.send(body)
 }
 
 /**

@@ -37,6 +37,8 @@ export interface Tables {
   manifest: ManifestPointer
   /** `{origin}/{cid}` → the signed attestation of a copy held for a peer */
   attestation: Signed<Attestation>
+  /** CID → when this node last announced it in the DHT (ms since the epoch) */
+  provided: number
 }
 
 export type TableName = keyof Tables
@@ -45,7 +47,7 @@ type Db = Level<string, unknown>
 type Sub<V> = AbstractSublevel<Db, string | Buffer | Uint8Array, string, V>
 type Op = AbstractBatchOperation<Db, string, unknown>
 
-const TABLES: TableName[] = ['blob', 'ref', 'block', 'dag', 'meta', 'tenant', 'akey', 'object', 'upload', 'part', 'placement', 'held', 'manifest', 'attestation']
+const TABLES: TableName[] = ['blob', 'ref', 'block', 'dag', 'meta', 'tenant', 'akey', 'object', 'upload', 'part', 'placement', 'held', 'manifest', 'attestation', 'provided']
 
 export interface Range {
   gt?: string

@@ -182,6 +182,11 @@ export class MediaStore {
     return await this.index.get('blob', cidString(cid))
   }
 
+  /** Whether a corrupt copy of this block is being replaced: until then the node has no good copy to offer. */
+  isRepairing (cid: CID): boolean {
+    return this.repairing.has(blockKey(cid))
+  }
+
   /** Whether the node holds this exact block (raw or a DAG node). */
   async hasBlock (cid: CID): Promise<boolean> {
     return await this.blocks.has(cid)
@@ -206,12 +211,13 @@ export class MediaStore {
       const key = blockKey(cid)
       let repair = this.repairing.get(key)
       if (repair == null) {
-        repair = (async () => {
+        // started after it is registered: the repairer must see the block as being repaired
+        repair = Promise.resolve().then(async () => {
           const bytes = await repairer(cid, signal)
           await this.blocks.replace({ cid, bytes })
           this.options.log.warn({ block: cidString(cid) }, 'corrupt block replaced by a verified copy from a peer')
           return bytes
-        })()
+        })
         this.repairing.set(key, repair)
         repair.finally(() => this.repairing.delete(key)).catch(() => {})
       }
@@ -295,7 +301,8 @@ export class MediaStore {
         } catch (err) {
           const entry = { cid: blob.cid, block: cidString(cid) }
           if (err instanceof FdnError && err.code === 'corrupt_block') report.corrupt.push(entry)
-          else report.missing.push(entry)
+          // a blob removed while the walk ran (deleted, evicted, released) took its blocks with it
+          else if (await this.index.get('blob', blob.cid) != null) report.missing.push(entry)
           continue
         }
         report.ok++

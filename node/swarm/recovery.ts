@@ -119,20 +119,25 @@ export class Recovery {
     }
     let done = 0
     const holders = peers.map(peer => peerIdFromString(peer))
-    const next = (): { tenant: string, object: ManifestObject } | undefined => work.shift()
     const total = work.length
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-      for (let item = next(); item != null; item = next()) {
-        try {
-          await this.restoreObject(item.tenant, item.object, holders)
-          report.objectsRestored++
-          report.bytesRestored += item.object.size
-        } catch (err) {
-          report.missing.push({ tenant: item.tenant, key: item.object.key, cid: item.object.cid, reason: (err as Error).message })
+    // a second pass for what failed the first time (a holder busy, a provider record not found yet)
+    const retry: Array<{ tenant: string, object: ManifestObject, reason: string }> = []
+    for (const pass of [1, 2]) {
+      const queue = pass === 1 ? work : retry.splice(0)
+      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+        for (let item = queue.shift(); item != null; item = queue.shift()) {
+          try {
+            await this.restoreObject(item.tenant, item.object, holders)
+            report.objectsRestored++
+            report.bytesRestored += item.object.size
+          } catch (err) {
+            retry.push({ tenant: item.tenant, object: item.object, reason: (err as Error).message })
+          }
+          if (pass === 1) progress({ type: 'progress', phase: 'objects', done: ++done, total, bytes: report.bytesRestored })
         }
-        progress({ type: 'progress', phase: 'objects', done: ++done, total, bytes: report.bytesRestored })
-      }
-    }))
+      }))
+    }
+    for (const item of retry) report.missing.push({ tenant: item.tenant, key: item.object.key, cid: item.object.cid, reason: item.reason })
     report.durationMs = Date.now() - started
     this.options.log.info({ tenants: report.tenantsRestored, objects: report.objectsRestored, missing: report.missing.length, ms: report.durationMs }, 'recovery finished')
     return report

@@ -58,7 +58,7 @@ function refusal (code: RefusalCode, message: string): Refusal {
  * pins, manifests) on trusted peers, and holds copies for them.
  *
  * Origin side: after every change to a blob's references the blob is
- * reconciled: provided to the DHT, then holders are asked, in rendezvous
+ * reconciled: holders are asked, in rendezvous
  * order over the healthy trusted peers, to hold it (a signed attestation),
  * until `replicas - 1` acknowledged; a holder is recorded only after its
  * acknowledgement. When the last reference goes, holders get a signed
@@ -84,10 +84,11 @@ export class Replicator {
   private stopped = false
   private holdFetches = 0
   private readonly counts = new Map<string, keyof ReplicationCounts>()
-  private readonly provided = new Set<string>()
   /** Tokens for starting re-replications, refilled at `repairRate` per second. */
   private tokens: number
   private lastRefill = Date.now()
+  /** Where the next `check` of each holder starts in its list of copies. */
+  private readonly checkCursor = new Map<string, number>()
 
   constructor (options: ReplicatorOptions) {
     this.options = options
@@ -98,16 +99,13 @@ export class Replicator {
   async start (): Promise<void> {
     await serve(this.options.node, REPLICATE_PROTOCOL, async (bytes, peer) => await this.answer(bytes, peer), { maxInboundStreams: 64, readTimeoutMs: 10_000 })
     this.options.store.onChange(changes => {
-      for (const cid of changes.touched) {
-        this.enqueue(cid)
-        void this.announce(cid)
-      }
+      for (const cid of changes.touched) this.enqueue(cid)
       for (const cid of changes.removed) this.enqueue(cid)
     })
     for await (const [cid, placement] of this.options.store.db.entries('placement')) this.count(cid, placement)
     this.timer = setInterval(() => { void this.repairRound() }, this.options.repairIntervalMs)
     this.timer.unref()
-    // blobs stored while the node was down (or before the swarm existed) are provided and replicated now
+    // blobs stored while the node was down (or before the swarm existed) are replicated now
     void this.sweepOrigins()
   }
 
@@ -174,7 +172,6 @@ export class Replicator {
         await this.releaseAll(cid, placement)
         await store.transact(async tx => { tx.del('placement', cid) })
       }
-      if (blob == null && this.provided.delete(cid)) await this.options.node.cancelProvide(CID.parse(cid)).catch(() => {})
       this.count(cid, undefined)
       return
     }
@@ -196,7 +193,7 @@ export class Replicator {
           live.push({ peer, since: new Date().toISOString() })
         } catch (err) {
           lastError = `${peer}: ${(err as Error).message}`
-          this.options.log.info({ cid, peer, err: (err as Error).message }, 'a peer did not take a copy')
+          this.options.log.warn({ cid, peer, err: (err as Error).message }, 'a peer did not take a copy')
         }
       }
       if (candidates.length === 0) lastError ??= 'no healthy trusted peer to hold a copy'
@@ -289,34 +286,17 @@ export class Replicator {
     return true
   }
 
-  /** At start: every blob held is announced, and every blob with an origin reference short of copies is replicated. */
+  /** At start: every blob with an origin reference short of copies is replicated. */
   private async sweepOrigins (): Promise<void> {
     const seen = new Set<string>()
     for await (const [key] of this.options.store.db.entries('ref')) {
       const cid = key.slice(0, key.indexOf('/'))
       const kind = key.slice(cid.length + 1, key.indexOf(':', cid.length))
-      if (kind !== 'part') void this.announce(cid)
       if (seen.has(cid) || !ORIGIN_KINDS.includes(kind as never)) continue
       seen.add(cid)
       const placement = await this.options.store.db.get('placement', cid)
       if (placement == null || placement.holders.length + 1 < placement.want) this.enqueue(cid)
     }
-  }
-
-  /**
-   * Provides a blob this node holds (for itself, for a peer, or as cache) to
-   * the DHT once; kad-dht re-provides it before the record expires. Parts of
-   * unfinished uploads are nobody's media yet and are not announced.
-   */
-  private async announce (cid: string): Promise<void> {
-    if (this.provided.has(cid)) return
-    const refs = await this.options.store.db.refsOf(cid)
-    if (!refs.some(ref => ref.kind !== 'part') || this.provided.has(cid)) return
-    this.provided.add(cid)
-    await this.options.node.provide(CID.parse(cid), AbortSignal.timeout(60_000)).catch((err: unknown) => {
-      this.provided.delete(cid)
-      this.options.log.debug({ err: (err as Error).message, cid }, 'could not provide a blob to the DHT yet')
-    })
   }
 
   /**
@@ -340,20 +320,23 @@ export class Replicator {
           byHolder.set(holder.peer, list)
         }
       }
+      // one batch per holder and round, rotating through its copies: liveness comes from the pings,
+      // so a lost copy is found within (copies / MAX_CHECK_CIDS) rounds at a bounded cost per round
       for (const [peer, cids] of byHolder) {
-        for (let at = 0; at < cids.length; at += MAX_CHECK_CIDS) {
-          const batch = cids.slice(at, at + MAX_CHECK_CIDS)
-          const held = await this.check(peer, batch).catch(() => undefined)
-          if (held == null) continue
-          for (const cid of batch) {
-            if (held.has(cid)) continue
-            this.options.log.warn({ cid, peer }, 'a holder lost its copy: replacing it')
-            await this.options.store.transact(async tx => {
-              const placement = await tx.get('placement', cid)
-              if (placement != null) tx.put('placement', cid, { ...placement, holders: placement.holders.filter(holder => holder.peer !== peer) })
-            })
-            this.enqueue(cid)
-          }
+        const cursor = this.checkCursor.get(peer) ?? 0
+        const at = cursor < cids.length ? cursor : 0
+        this.checkCursor.set(peer, at + MAX_CHECK_CIDS)
+        const batch = cids.slice(at, at + MAX_CHECK_CIDS)
+        const held = await this.check(peer, batch).catch(() => undefined)
+        if (held == null) continue
+        for (const cid of batch) {
+          if (held.has(cid)) continue
+          this.options.log.warn({ cid, peer }, 'a holder lost its copy: replacing it')
+          await this.options.store.transact(async tx => {
+            const placement = await tx.get('placement', cid)
+            if (placement != null) tx.put('placement', cid, { ...placement, holders: placement.holders.filter(holder => holder.peer !== peer) })
+          })
+          this.enqueue(cid)
         }
       }
       await this.standIn()

@@ -22,12 +22,13 @@ export class StoreBlockstore implements Blockstore {
     this.policy = policy
   }
 
+  /** A block being repaired is not had: helia's own fetch of it (the repair) must go to the network. */
   async has (cid: CID): Promise<boolean> {
-    return await this.policy.mayServe(cid) && await this.store.hasBlock(cid)
+    return !this.store.isRepairing(cid) && await this.policy.mayServe(cid) && await this.store.hasBlock(cid)
   }
 
   async * get (cid: CID, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
-    if (!await this.policy.mayServe(cid)) throw new NotFoundError(`${cid.toString()} is not served to the swarm`)
+    if (this.store.isRepairing(cid) || !await this.policy.mayServe(cid)) throw new NotFoundError(`${cid.toString()} is not served to the swarm`)
     try {
       yield await this.store.block(cid, options.signal)
     } catch (err) {

@@ -16,7 +16,7 @@ const WINDOW = 16
 export interface FetchRequest<T> {
   cid: CID
   signal: AbortSignal
-  /** Peers to ask directly (the origin of a replication, the holders in a recovery); otherwise the DHT is asked. */
+  /** Peers asked first (the origin of a replication, the holders in a recovery, the trusted peers); the DHT is asked too. */
   providers?: PeerId[]
   maxSize: number
   /** What a signed attestation says the blob is: anything else is refused. */

@@ -74,7 +74,17 @@ export class SwarmNode {
       addresses: { listen: options.listen },
       transports: [tcp()],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      streamMuxers: [yamux({
+        streamOptions: {
+          initialStreamWindowSize: 256 * 1024,
+          maxStreamWindowSize: 16 * 1024 * 1024,
+          inactivityTimeout: 120_000,
+          // bitswap reads an incoming stream only once it is closed, and a peer sends several 1 MiB blocks
+          // on one: at yamux's default 4 MiB the stream is reset, the blocks are lost and never asked again
+          maxReadBufferLength: 32 * 1024 * 1024,
+          maxWriteBufferLength: Infinity
+        }
+      })],
       ...(options.swarmKey != null ? { connectionProtector: preSharedKey({ psk: options.swarmKey }) } : {}),
       connectionManager: {
         // the default (5 per second per host) resets the sixth connection from one address: loopback and NAT'd swarms hit it

@@ -1,4 +1,4 @@
-import type { PrivateKey } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { CID } from 'multiformats/cid'
 import type { PeersResponse, PeerView, RecoverEvent, RecoverReport, ReplicationCounts, SwarmStatus } from '../../protocol/admin-api.ts'
@@ -9,6 +9,7 @@ import type { ObjectStore } from '../objects/object-store.ts'
 import type { MediaStore } from '../store/media-store.ts'
 import { addRef } from '../store/refs.ts'
 import type { TenantRegistry } from '../tenants/registry.ts'
+import { Announcer } from './announcer.ts'
 import { BlobCache, CACHE_HOLDER } from './blob-cache.ts'
 import { ManifestPublisher } from './manifests.ts'
 import { PeerHealthMonitor } from './peer-health.ts'
@@ -51,6 +52,7 @@ export class Swarm {
   private readonly policy: ServePolicy
   private readonly fetcher: SwarmFetcher
   private readonly cache: BlobCache
+  private readonly announcer: Announcer
   private readonly health: PeerHealthMonitor
   private readonly replicator: Replicator
   private readonly manifests: ManifestPublisher
@@ -65,6 +67,7 @@ export class Swarm {
     const { store, log } = options
     this.fetcher = new SwarmFetcher(node.helia, store)
     this.cache = new BlobCache(store, options.cacheSize, log)
+    this.announcer = new Announcer(node, store, log)
     this.health = new PeerHealthMonitor(node, { trusted: options.trustedPeers, graceMs: options.repairGrace, intervalMs: options.repairInterval, log })
     this.replicator = new Replicator({
       node,
@@ -113,6 +116,7 @@ export class Swarm {
       await swarm.cache.load()
       options.store.onChange(changes => { for (const cid of changes.removed) swarm.cache.forget(cid) })
       options.store.setRepairer(async (cid, signal) => await swarm.fetchBlock(cid, signal))
+      swarm.announcer.start()
       await swarm.health.start()
       await swarm.replicator.start()
       await swarm.manifests.start()
@@ -149,6 +153,8 @@ export class Swarm {
     const fetch = this.fetcher.fetch({
       cid,
       signal: timeout,
+      // trusted peers are asked directly, then the DHT: a DHT record may name a dead origin, or not name a new holder yet
+      providers: this.connectedTrusted(),
       maxSize: this.options.maxObjectSize,
       commit: async (tx, blob) => {
         await addRef(tx, blob.record.cid, { kind: 'cache', holder: CACHE_HOLDER, public: true }, blob)
@@ -162,6 +168,10 @@ export class Swarm {
     } finally {
       this.inflight.delete(key)
     }
+  }
+
+  private connectedTrusted (): PeerId[] {
+    return [...this.health.trusted].map(peer => peerIdFromString(peer)).filter(peer => this.node.isConnected(peer))
   }
 
   /** A gateway read of a blob: keeps a cached blob from eviction. */
@@ -233,8 +243,9 @@ export class Swarm {
     this.options.store.setRepairer(undefined)
     await this.manifests.stop()
     await this.replicator.stop()
+    await this.announcer.stop()
     await this.health.stop()
-    await this.cache.settled()
+    await this.cache.stop()
     await this.node.stop()
   }
 }

@@ -1,0 +1,123 @@
+import { CID } from 'multiformats/cid'
+import type { Logger } from '../log.ts'
+import type { MediaStore } from '../store/media-store.ts'
+import type { SwarmNode } from './swarm-node.ts'
+
+/** A provider record lives 48 h (kad-dht's default validity); it is renewed well before. */
+export const REPROVIDE_AFTER_MS = 20 * 60 * 60 * 1000
+/** How often the schedule is walked for records due. */
+const SWEEP_INTERVAL_MS = 60 * 60 * 1000
+/** Provides in flight at once: each is a DHT lookup and ~20 ADD_PROVIDER messages. */
+const CONCURRENCY = 4
+
+/**
+ * Announces in the DHT every blob this node holds (for itself, for a peer,
+ * or as cache; not parts of unfinished uploads), and renews each
+ * announcement before it expires, on fdn's own schedule: when it was last
+ * provided is kept in the index (`provided` table), so a restart renews
+ * only what is due, and the sweep is a paced walk that never holds more
+ * than CONCURRENCY roots in memory. kad-dht's own re-provider is told to
+ * forget each root once provided (`cancelReprovide`): its queue blocks the
+ * event loop above ~16k roots (docs/scale.md).
+ */
+export class Announcer {
+  private readonly node: SwarmNode
+  private readonly store: MediaStore
+  private readonly log: Logger
+  private readonly queue: string[] = []
+  private readonly queued = new Set<string>()
+  private active = 0
+  private idleWaiters: Array<() => void> = []
+  private timer: NodeJS.Timeout | undefined
+  private sweeping: Promise<void> | undefined
+  private stopped = false
+
+  constructor (node: SwarmNode, store: MediaStore, log: Logger) {
+    this.node = node
+    this.store = store
+    this.log = log
+  }
+
+  start (): void {
+    this.store.onChange(changes => {
+      for (const cid of changes.touched) this.announce(cid)
+      for (const cid of changes.removed) void this.forget(cid)
+    })
+    this.timer = setInterval(() => { void this.sweep() }, SWEEP_INTERVAL_MS)
+    this.timer.unref()
+    // blobs stored while the node was down, or whose records are due
+    void this.sweep()
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    clearInterval(this.timer)
+    this.queue.length = 0
+    this.queued.clear()
+    await this.sweeping
+    await this.idle()
+  }
+
+  /** Provides `cid` unless it was provided less than REPROVIDE_AFTER_MS ago. */
+  announce (cid: string): void {
+    if (this.stopped || this.queued.has(cid)) return
+    this.queued.add(cid)
+    this.queue.push(cid)
+    this.pump()
+  }
+
+  private pump (): void {
+    while (this.active < CONCURRENCY && this.queue.length > 0) {
+      const cid = this.queue.shift() as string
+      this.active++
+      void this.provide(cid).finally(() => {
+        this.queued.delete(cid)
+        this.active--
+        if (this.active === 0 && this.queue.length === 0) for (const wake of this.idleWaiters.splice(0)) wake()
+        this.pump()
+      })
+    }
+  }
+
+  private async idle (): Promise<void> {
+    if (this.active === 0 && this.queue.length === 0) return
+    await new Promise<void>(resolve => { this.idleWaiters.push(resolve) })
+  }
+
+  private async provide (cid: string): Promise<void> {
+    const last = await this.store.db.get('provided', cid)
+    if (last != null && Date.now() - last < REPROVIDE_AFTER_MS) return
+    const refs = await this.store.db.refsOf(cid)
+    if (!refs.some(ref => ref.kind !== 'part')) return
+    const root = CID.parse(cid)
+    try {
+      await this.node.provide(root, AbortSignal.timeout(60_000))
+      await this.node.cancelProvide(root)
+      await this.store.transact(async tx => {
+        if (await tx.get('blob', cid) != null) tx.put('provided', cid, Date.now())
+      })
+    } catch (err) {
+      // retried at the next sweep (the blob has no `provided` time yet, or an old one)
+      this.log.debug({ err: (err as Error).message, cid }, 'could not provide a blob to the DHT yet')
+    }
+  }
+
+  private async forget (cid: string): Promise<void> {
+    await this.store.transact(async tx => { if (await tx.get('blob', cid) == null) tx.del('provided', cid) })
+  }
+
+  /** Walks the blobs and queues those never provided or due, waiting for room so the queue stays short. */
+  private async sweep (): Promise<void> {
+    this.sweeping ??= (async () => {
+      for await (const [cid] of this.store.db.entries('blob')) {
+        if (this.stopped) return
+        const last = await this.store.db.get('provided', cid)
+        if (last != null && Date.now() - last < REPROVIDE_AFTER_MS) continue
+        this.announce(cid)
+        if (this.queue.length >= CONCURRENCY * 4) await this.idle()
+      }
+    })().catch((err: unknown) => { this.log.warn({ err }, 'provide sweep failed') })
+      .finally(() => { this.sweeping = undefined })
+    await this.sweeping
+  }
+}
