@@ -92,12 +92,21 @@ async function streamWhileFetching (swarm: SwarmReads, cid: CID, request: Fastif
   const onBytes = async (chunk: Uint8Array): Promise<void> => {
     first?.(chunk)
     first = undefined
+    fail = undefined
     if (body.destroyed) return
     if (!body.write(chunk)) await new Promise<void>(resolve => { body.once('drain', resolve); body.once('close', resolve) })
   }
   swarm.fetchForRead(cid, { onBytes }).then(
     () => { first?.(undefined); body.end() },
-    (err: unknown) => { fail?.(err); body.destroy(err as Error) }
+    (err: unknown) => {
+      // before the first piece nothing reads the body yet: the error is the answer; after it, the response is cut
+      if (fail != null) {
+        fail(err)
+        body.destroy()
+      } else {
+        body.destroy(err as Error)
+      }
+    }
   )
   const piece = await firstPiece
   if (piece === undefined) return undefined

@@ -31,6 +31,8 @@ export class Announcer {
   private timer: NodeJS.Timeout | undefined
   private sweeping: Promise<void> | undefined
   private stopped = false
+  /** Aborts the provides in flight at shutdown (a lone node's would wait out their timeout). */
+  private readonly shutdown = new AbortController()
 
   constructor (node: SwarmNode, store: MediaStore, log: Logger) {
     this.node = node
@@ -51,6 +53,7 @@ export class Announcer {
 
   async stop (): Promise<void> {
     this.stopped = true
+    this.shutdown.abort()
     clearInterval(this.timer)
     this.queue.length = 0
     this.queued.clear()
@@ -91,7 +94,7 @@ export class Announcer {
     if (!refs.some(ref => ref.kind !== 'part')) return
     const root = CID.parse(cid)
     try {
-      await this.node.provide(root, AbortSignal.timeout(60_000))
+      await this.node.provide(root, AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(60_000)]))
       await this.node.cancelProvide(root)
       await this.store.transact(async tx => {
         if (await tx.get('blob', cid) != null) tx.put('provided', cid, Date.now())

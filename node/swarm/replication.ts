@@ -83,6 +83,8 @@ export class Replicator {
   private round: Promise<void> | undefined
   private stopped = false
   private holdFetches = 0
+  /** Aborts the requests and fetches in flight at shutdown, so stopping never waits out their timeouts. */
+  private readonly shutdown = new AbortController()
   private readonly counts = new Map<string, keyof ReplicationCounts>()
   /** Tokens for starting re-replications, refilled at `repairRate` per second. */
   private tokens: number
@@ -111,6 +113,7 @@ export class Replicator {
 
   async stop (): Promise<void> {
     this.stopped = true
+    this.shutdown.abort()
     clearInterval(this.timer)
     await this.round
     await Promise.allSettled(this.running.values())
@@ -128,11 +131,6 @@ export class Replicator {
     this.queue.add(cid)
     if (!this.counts.has(cid)) this.counts.set(cid, 'pending')
     this.pump()
-  }
-
-  /** Resolves once nothing is queued or in flight (tests, shutdown, `fdn status`). */
-  async idle (): Promise<void> {
-    while (this.queue.size > 0 || this.running.size > 0) await Promise.allSettled(this.running.values())
   }
 
   private pump (): void {
@@ -259,13 +257,13 @@ export class Replicator {
   /** Asks a peer to hold a copy; resolves once it acknowledged. */
   private async hold (peer: string, attestation: Signed<Attestation>): Promise<void> {
     this.options.policy.grant(attestation.payload.cid, this.options.holdTimeoutMs)
-    const answer = await ask(this.options.node, peerIdFromString(peer), REPLICATE_PROTOCOL, { op: 'hold', attestation }, decodeReplicateResponse, AbortSignal.timeout(this.options.holdTimeoutMs))
+    const answer = await ask(this.options.node, peerIdFromString(peer), REPLICATE_PROTOCOL, { op: 'hold', attestation }, decodeReplicateResponse, this.within(this.options.holdTimeoutMs))
     if (!answer.ok) throw new Error(`refused (${answer.code}): ${answer.message}`)
   }
 
   private async release (peer: string, cid: string): Promise<void> {
     const release = await signRecord(this.options.privateKey, { type: 'fdn/release', v: 1, cid: cid as CidString, origin: this.self, time: new Date().toISOString() })
-    const answer = await ask(this.options.node, peerIdFromString(peer), REPLICATE_PROTOCOL, { op: 'release', release }, decodeReplicateResponse, AbortSignal.timeout(10_000))
+    const answer = await ask(this.options.node, peerIdFromString(peer), REPLICATE_PROTOCOL, { op: 'release', release }, decodeReplicateResponse, this.within(10_000))
     if (!answer.ok) throw new Error(`refused (${answer.code}): ${answer.message}`)
   }
 
@@ -275,6 +273,11 @@ export class Replicator {
         this.options.log.info({ cid, peer: holder.peer, err: (err as Error).message }, 'could not tell a holder to drop its copy')
       })
     }))
+  }
+
+  /** A request's signal: its own timeout, or shutdown. */
+  private within (ms: number): AbortSignal {
+    return AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(ms)])
   }
 
   private takeToken (): boolean {
@@ -346,7 +349,7 @@ export class Replicator {
   }
 
   private async check (peer: string, cids: string[]): Promise<Set<string>> {
-    const answer = await ask(this.options.node, peerIdFromString(peer), REPLICATE_PROTOCOL, { op: 'check', cids: cids as CidString[] }, decodeReplicateResponse, AbortSignal.timeout(10_000))
+    const answer = await ask(this.options.node, peerIdFromString(peer), REPLICATE_PROTOCOL, { op: 'check', cids: cids as CidString[] }, decodeReplicateResponse, this.within(10_000))
     if (!answer.ok) throw new Error(`refused (${answer.code}): ${answer.message}`)
     return new Set(answer.held ?? [])
   }
@@ -473,7 +476,7 @@ export class Replicator {
       const providers = [...new Set([peer.toString(), origin])].map(id => peerIdFromString(id))
       await this.options.fetcher.fetch({
         cid: CID.parse(attestation.cid),
-        signal: AbortSignal.timeout(this.options.holdTimeoutMs),
+        signal: this.within(this.options.holdTimeoutMs),
         providers,
         maxSize: attestation.size,
         expect: { size: attestation.size, sha256: attestation.sha256 },
