@@ -1,10 +1,10 @@
 // The system under test: a real `fdn start` process on loopback, as a user runs it.
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { AddResponse, DaemonRecord } from '../protocol/admin-api.ts'
+import type { AddResponse, DaemonRecord, StatusResponse } from '../protocol/admin-api.ts'
 import { onCleanup, ROOT, within } from './proc.ts'
 
 export const FDN_BIN = path.join(ROOT, 'bin', 'fdn.ts')
@@ -44,6 +44,7 @@ export async function startFdn (options: FdnOptions): Promise<FdnDaemon> {
     FDN_DATA: options.dataDir,
     FDN_HTTP_LISTEN: '127.0.0.1:0',
     FDN_ADMIN_LISTEN: '127.0.0.1:0',
+    FDN_SWARM_LISTEN: '/ip4/127.0.0.1/tcp/0',
     FDN_MIN_FREE_SPACE: '0',
     FDN_LOG_LEVEL: BENCH_LOG_LEVEL,
     ...options.env
@@ -137,4 +138,31 @@ export function sampleRss (pid: number, everyMs = 50): { stop: () => Promise<{ p
       return { peakRss: peak, samples }
     }
   }
+}
+
+/** `fdn init --json` in a new data directory: the node's peer ID before it first starts (to list it in other nodes' FDN_TRUSTED_PEERS). */
+export async function initFdn (dataDir: string): Promise<string> {
+  const env: NodeJS.ProcessEnv = { ...process.env, FDN_DATA: dataDir }
+  for (const key of Object.keys(env)) if (key.startsWith('npm_')) delete env[key]
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [FDN_BIN, 'init', '--json'], { env }, (err, out, errOut) => {
+      if (err != null) reject(new Error(`fdn init failed: ${err.message}\n${errOut}`))
+      else resolve(out)
+    })
+  })
+  return (JSON.parse(stdout) as { peerId: string }).peerId
+}
+
+/** `GET /admin/v1/status`: among others the node's peer ID, its swarm multiaddrs (`addresses.swarm`) and replication counts. */
+export async function statusOf (daemon: FdnDaemon): Promise<StatusResponse> {
+  const response = await fetch(`${daemon.admin}/admin/v1/status`, { headers: { authorization: `Bearer ${daemon.token}` } })
+  if (!response.ok) throw new Error(`status failed: ${response.status} ${await response.text()}`)
+  return await response.json() as StatusResponse
+}
+
+/** The daemon's swarm multiaddrs with its peer ID appended (what FDN_BOOTSTRAP takes). */
+export async function swarmAddressesOf (daemon: FdnDaemon): Promise<{ peerId: string, addresses: string[] }> {
+  const status = await statusOf(daemon)
+  const addresses = status.addresses.swarm.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${status.peerId}`)
+  return { peerId: status.peerId, addresses }
 }

@@ -6,14 +6,16 @@
 // BENCH_CONNECTIONS (64), BENCH_ROUNDS (2), BENCH_PIN (1: servers on CPU 0, load
 // generator on CPU 1), BENCH_THREADS (load generator threads; 1 when pinned, else 2),
 // BENCH_INGEST_SIZE (1GB = 1 GiB), BENCH_S3_OBJECTS (1 MiB objects per S3 PUT/GET run, 400),
-// BENCH_S3_MULTIPART (multipart upload sizes, 512MB,2GB), BENCH_ONLY (gateway|ingest|s3), BENCH_INSTALL (1:
+// BENCH_S3_MULTIPART (multipart upload sizes, 512MB,2GB), BENCH_SWARM_SIZE (swarm transfer blob, 100MB),
+// BENCH_SWARM_NODES (DHT lookup swarm, 20), BENCH_SWARM_OBJECTS (100 KB PutObjects replicated, 1000),
+// BENCH_ONLY (gateway|ingest|s3|swarm), BENCH_INSTALL (1:
 // apt-get install nginx-light/wrk when missing), BENCH_PRETEND_MISSING (e.g. nginx,wrk: try
 // the not-measured paths), BENCH_CPU_PROF (1: run the daemons
 // with --cpu-prof into bench/.work/profiles/), BENCH_STRICT (1: exit 3 when a target fails).
 //
 // Exit status: 0 all measured, 1 error, 2 something could not be measured, 3 a target failed (BENCH_STRICT=1).
 import { execFileSync } from 'node:child_process'
-import { readFile, mkdir, rm, rmdir } from 'node:fs/promises'
+import { appendFile, readFile, mkdir, rm, rmdir } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { parseSize } from '../node/config/values.ts'
@@ -24,6 +26,8 @@ import { benchIngest } from './ingest.bench.ts'
 import type { IngestReport } from './ingest.bench.ts'
 import { benchS3 } from './s3.bench.ts'
 import type { S3Params, S3Report } from './s3.bench.ts'
+import { benchSwarm, swarmRows, swarmSection } from './swarm.bench.ts'
+import type { SwarmParams, SwarmReport } from './swarm.bench.ts'
 import { cleanupAll, elapsedSeconds, onCleanup, ROOT, step, WORK } from './proc.ts'
 import { summarize, writeReport } from './report.ts'
 import type { Environment } from './report.ts'
@@ -43,7 +47,7 @@ function numberSetting (name: string, fallback: number): number {
 
 async function main (): Promise<number> {
   const only = setting('BENCH_ONLY', 'all')
-  if (!['all', 'gateway', 'ingest', 's3'].includes(only)) throw new Error(`BENCH_ONLY=${only}: expected gateway, ingest or s3`)
+  if (!['all', 'gateway', 'ingest', 's3', 'swarm'].includes(only)) throw new Error(`BENCH_ONLY=${only}: expected gateway, ingest, s3 or swarm`)
   const pin = setting('BENCH_PIN', '1') === '1' && os.availableParallelism() >= 2
   const cpuProf = setting('BENCH_CPU_PROF', '0') === '1'
   const profileDir = path.join(WORK, 'profiles')
@@ -72,6 +76,25 @@ async function main (): Promise<number> {
     pin,
     cpuProfDir: cpuProf ? profileDir : undefined
   }
+  const swarmParams: SwarmParams = {
+    transferBytes: parseSize(setting('BENCH_SWARM_SIZE', '100MB')),
+    transferRuns: 3,
+    fetchTimeout: '30s',
+    settleMs: 2000,
+    dhtNodes: Math.max(2, Math.round(numberSetting('BENCH_SWARM_NODES', 20))),
+    startBatch: 4,
+    publishers: 5,
+    blobsPerPublisher: 20,
+    smallBlobBytes: 4096,
+    lookupPasses: 2,
+    gatewayMisses: 40,
+    objects: Math.max(1, Math.round(numberSetting('BENCH_SWARM_OBJECTS', 1000))),
+    objectBytes: 100 * 1024,
+    concurrency: 16,
+    repairInterval: '1s',
+    catchupTimeoutMs: 30_000,
+    stallMs: 20_000
+  }
   const loadAverage = os.loadavg()
 
   const work = path.join(WORK, `run-${process.pid}`)
@@ -97,8 +120,11 @@ async function main (): Promise<number> {
   if (only === 'all' || only === 'gateway') gateway = await benchGateway(tools, gatewayParams, work)
   if (only === 'all' || only === 'ingest') ingest = await benchIngest(tools, { bytes: ingestBytes, rssLimit: 200 * 1048576, cpuProfDir: cpuProf ? profileDir : undefined }, work)
   if (only === 'all' || only === 's3') s3 = await benchS3(tools, s3Params, work)
+  let swarm: SwarmReport | undefined
+  if (only === 'all' || only === 'swarm') swarm = await benchSwarm(swarmParams, work)
 
   const rows = summarize(gateway, ingest, s3)
+  if (swarm != null) rows.push(...swarmRows(swarm))
   const env = await environment(tools, {
     BENCH_DURATION: String(gatewayParams.durationSeconds),
     BENCH_WARMUP: String(gatewayParams.warmupSeconds),
@@ -109,10 +135,15 @@ async function main (): Promise<number> {
     BENCH_INGEST_SIZE: setting('BENCH_INGEST_SIZE', '1GB'),
     BENCH_S3_OBJECTS: String(s3Params.objects),
     BENCH_S3_MULTIPART: setting('BENCH_S3_MULTIPART', '512MB,2GB'),
+    BENCH_SWARM_SIZE: setting('BENCH_SWARM_SIZE', '100MB'),
+    BENCH_SWARM_NODES: String(swarmParams.dhtNodes),
+    BENCH_SWARM_OBJECTS: String(swarmParams.objects),
     BENCH_ONLY: only,
     BENCH_CPU_PROF: cpuProf ? '1' : '0'
   }, loadAverage)
   const file = await writeReport(env, gateway, ingest, s3, rows, elapsedSeconds())
+  if (swarm != null) await appendFile(file, swarmSection(swarm).join('\n'))
+  else await appendFile(file, 'Swarm benchmarks (7, 8, 9): not run in this invocation (BENCH_ONLY).\n')
   step(`wrote ${path.relative(ROOT, file)}`)
   process.stdout.write('\n')
   for (const r of rows) process.stdout.write(`  ${r.id.padEnd(3)} ${r.verdict.padEnd(12)} ${r.benchmark}: fdn ${r.fdn} | ${r.anchor} | ${r.ratio} (target ${r.target})\n`)

@@ -16,9 +16,10 @@ const CONCURRENCY = 4
  * announcement before it expires, on fdn's own schedule: when it was last
  * provided is kept in the index (`provided` table), so a restart renews
  * only what is due, and the sweep is a paced walk that never holds more
- * than CONCURRENCY roots in memory. kad-dht's own re-provider is told to
- * forget each root once provided (`cancelReprovide`): its queue blocks the
- * event loop above ~16k roots (docs/scale.md).
+ * than CONCURRENCY roots in memory. kad-dht's own re-provider is configured
+ * to renew nothing (swarm-node.ts): its queue blocks the event loop above
+ * ~16k roots (docs/scale.md). A blob that goes has its own provider record
+ * removed, so nothing renews it.
  */
 export class Announcer {
   private readonly node: SwarmNode
@@ -95,7 +96,6 @@ export class Announcer {
     const root = CID.parse(cid)
     try {
       await this.node.provide(root, AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(60_000)]))
-      await this.node.cancelProvide(root)
       await this.store.transact(async tx => {
         if (await tx.get('blob', cid) != null) tx.put('provided', cid, Date.now())
       })
@@ -106,7 +106,12 @@ export class Announcer {
   }
 
   private async forget (cid: string): Promise<void> {
-    await this.store.transact(async tx => { if (await tx.get('blob', cid) == null) tx.del('provided', cid) })
+    let gone = false
+    await this.store.transact(async tx => {
+      gone = await tx.get('blob', cid) == null
+      if (gone) tx.del('provided', cid)
+    })
+    if (gone) await this.node.cancelProvide(CID.parse(cid)).catch(() => {})
   }
 
   /** Walks the blobs and queues those never provided or due, waiting for room so the queue stays short. */

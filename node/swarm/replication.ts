@@ -42,10 +42,10 @@ export interface ReplicatorOptions {
   log: Logger
 }
 
-/** Blobs reconciled at once; each is one or two short requests to peers. */
-const CONCURRENCY = 8
+/** Blobs reconciled at once: each waits mostly on a peer (it fetches, then answers), so many overlap. */
+const CONCURRENCY = 32
 /** Holder-side fetches for peers at once: more are answered `busy`, and the origin retries at its next round. */
-const MAX_HOLD_FETCHES = 16
+const MAX_HOLD_FETCHES = 64
 
 type Refusal = Error & { refusal: RefusalCode }
 

@@ -11,7 +11,7 @@ import type { NewBlob } from '../store/refs.ts'
 import type { Helia } from './swarm-node.ts'
 
 /** Leaves requested ahead of the one being written: enough to keep bitswap busy, bounded memory (1 MiB each). */
-const WINDOW = 16
+const WINDOW = 32
 
 export interface FetchRequest<T> {
   cid: CID

@@ -26,6 +26,13 @@ import type { ServePolicy } from './serve-policy.ts'
 
 export const KAD_PROTOCOL = '/fdn/kad/1.0.0'
 
+/**
+ * Lookup fan-out: Kademlia's classic α = 3 over 3 disjoint paths instead of
+ * kad-dht 16's 10 and 20, which sends every lookup to every node of a small
+ * swarm at once and makes the first answer wait for the slowest of them.
+ */
+export const KAD_QUERY = { alpha: 3, disjointPaths: 3 } as const
+
 // a type alias, not an interface: libp2p's ServiceMap is an index signature
 type Services = {
   identify: Identify
@@ -97,10 +104,14 @@ export class SwarmNode {
         ping: ping({ maxOutboundStreams: 8, maxInboundStreams: 8 }),
         dht: kadDHT({
           protocol: KAD_PROTOCOL,
+          ...KAD_QUERY,
           // a server from the start: the default waits for a public address, which LAN and loopback swarms never have
           clientMode: false,
           // the default mapper drops private addresses, and with them every peer of a LAN swarm
-          peerInfoMapper: passthroughMapper
+          peerInfoMapper: passthroughMapper,
+          // renewals are fdn's (announcer.ts): kad-dht's own re-provider queue blocks the event loop above
+          // ~16k roots, so it renews nothing (threshold 0) and sweeps as rarely as a timer allows (~24.8 days)
+          reprovide: { threshold: 0, interval: 2 ** 31 - 1 }
         })
       }
     }), {
@@ -147,7 +158,7 @@ export class SwarmNode {
     await this.helia.routing.provide(cid, { signal })
   }
 
-  /** Stops re-providing a blob this node no longer holds. */
+  /** Forgets this node's own provider record of a blob it no longer holds. */
   async cancelProvide (cid: CID): Promise<void> {
     await this.helia.libp2p.services.dht.cancelReprovide(cid)
   }
