@@ -23,7 +23,8 @@ export class ManifestPublisher {
   private readonly self: string
   private readonly log: Logger
   private readonly dirty = new Map<string, { timer: NodeJS.Timeout, since: number }>()
-  private readonly publishing = new Set<Promise<void>>()
+  /** One publish at a time per tenant: two versions computed side by side could leave the older one last. */
+  private readonly chains = new Map<string, Promise<void>>()
   private stopped = false
 
   constructor (store: MediaStore, key: PrivateKey, self: string, log: Logger) {
@@ -39,7 +40,7 @@ export class ManifestPublisher {
   }
 
   async start (): Promise<void> {
-    this.store.onChange(changes => { for (const tenant of changes.tenants) this.mark(tenant) })
+    this.store.onChange(changes => { for (const tenant of changes.tenants) void this.changed(tenant) })
     // tenants changed while the node was down, or never published
     for await (const [name] of this.store.db.entries('tenant')) {
       if (await this.store.db.get('manifest', `${this.self}/${name}`) == null) this.mark(name)
@@ -49,7 +50,29 @@ export class ManifestPublisher {
   async stop (): Promise<void> {
     this.stopped = true
     for (const { timer } of this.dirty.values()) clearTimeout(timer)
-    await Promise.allSettled(this.publishing)
+    await Promise.allSettled(this.chains.values())
+  }
+
+  /** A removed tenant's manifest goes at once (its holders are released); a changed one is published a little later. */
+  private async changed (tenant: string): Promise<void> {
+    if (await this.store.db.get('tenant', tenant) != null) {
+      this.mark(tenant)
+      return
+    }
+    clearTimeout(this.dirty.get(tenant)?.timer)
+    this.dirty.delete(tenant)
+    await this.run(tenant)
+  }
+
+  private async run (tenant: string): Promise<void> {
+    const work = (this.chains.get(tenant) ?? Promise.resolve()).then(async () => { await this.publish(tenant) })
+      .catch((err: unknown) => {
+        this.log.warn({ err, tenant }, 'could not publish a tenant manifest; retrying')
+        this.mark(tenant)
+      })
+    this.chains.set(tenant, work)
+    await work
+    if (this.chains.get(tenant) === work) this.chains.delete(tenant)
   }
 
   mark (tenant: string): void {
@@ -60,12 +83,7 @@ export class ManifestPublisher {
     const delay = Math.max(0, Math.min(DEBOUNCE_MS, since + MAX_DELAY_MS - Date.now()))
     const timer = setTimeout(() => {
       this.dirty.delete(tenant)
-      const work = this.publish(tenant).catch((err: unknown) => {
-        this.log.warn({ err, tenant }, 'could not publish a tenant manifest; retrying')
-        this.mark(tenant)
-      })
-      this.publishing.add(work)
-      void work.finally(() => this.publishing.delete(work))
+      void this.run(tenant)
     }, delay)
     this.dirty.set(tenant, { timer, since })
   }
@@ -95,16 +113,25 @@ export class ManifestPublisher {
       objects
     })
     const bytes = encodeManifest(signed)
-    await this.store.ingest((async function * () { yield bytes })(), { maxSize: Infinity }, async (tx, blob) => {
-      const current = await tx.get('manifest', pointerKey)
-      if (current != null && current.version >= version) return
-      await addRef(tx, blob.record.cid, { kind: 'manifest', holder: tenant, public: false }, blob)
-      if (current != null && current.cid !== blob.record.cid) await removeRef(tx, current.cid, 'manifest', tenant)
-      tx.put('manifest', pointerKey, { version, cid: blob.record.cid })
-    })
+    try {
+      await this.store.ingest((async function * () { yield bytes })(), { maxSize: Infinity }, async (tx, blob) => {
+        const current = await tx.get('manifest', pointerKey)
+        // the tenant went, or a newer version is in: throwing lets the ingest remove what it wrote
+        if (await tx.get('tenant', tenant) == null || (current != null && current.version >= version)) throw new Superseded()
+        await addRef(tx, blob.record.cid, { kind: 'manifest', holder: tenant, public: false }, blob)
+        if (current != null && current.cid !== blob.record.cid) await removeRef(tx, current.cid, 'manifest', tenant)
+        tx.put('manifest', pointerKey, { version, cid: blob.record.cid })
+      })
+    } catch (err) {
+      if (err instanceof Superseded) return
+      throw err
+    }
     this.log.debug({ tenant, version, objects: objects.length }, 'published a tenant manifest')
   }
 }
+
+/** A manifest computed for a state that is gone before it could be recorded. */
+class Superseded extends Error {}
 
 function manifestObject (key: string, object: ObjectRecord): ManifestObject {
   const { contentType, ...headers } = object.headers

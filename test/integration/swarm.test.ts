@@ -182,15 +182,21 @@ describe('a swarm of five trusted nodes', { timeout: 400_000 }, () => {
   })
 
   it('detects a corrupt block when reading, never serves it, and repairs it from a peer', async () => {
-    const holder = members[1]
-    // a multi-block object this node keeps a copy of
+    // a multi-block object that one of the nodes keeps a copy of for a peer
     let target: Uploaded | undefined
+    let holder: SwarmMember | undefined
     for (const item of uploaded) {
-      if (item.bytes.length <= 1024 * 1024) continue
-      const view = await blobView(holder.daemon, item.cid)
-      if (view?.refs.some(ref => ref.kind === 'replica') === true) { target = item; break }
+      if (item.bytes.length <= 1024 * 1024 || target != null) continue
+      for (const member of members.slice(1)) {
+        const view = await blobView(member.daemon, item.cid)
+        if (view?.refs.some(ref => ref.kind === 'replica') === true) {
+          target = item
+          holder = member
+          break
+        }
+      }
     }
-    assert.ok(target != null, 'node 1 holds no multi-block copy')
+    assert.ok(target != null && holder != null, 'no node holds a multi-block copy for a peer')
     // the first leaf: its bytes are the object's first MiB
     const leafDigest = createHash('sha256').update(target.bytes.subarray(0, 1024 * 1024)).digest()
     const file = blockFile(holder.dataDir, leafDigest)

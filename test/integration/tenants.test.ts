@@ -2,7 +2,10 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { runCli, startDaemon } from '../helpers/daemon.ts'
+import { createHash } from 'node:crypto'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { adminFetch, runCli, startDaemon } from '../helpers/daemon.ts'
 import type { RunningDaemon } from '../helpers/daemon.ts'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { createTenant, errorOf, nodeStatus, s3Client } from '../helpers/s3.ts'
@@ -97,7 +100,11 @@ describe('fdn tenant', () => {
   it('remove refuses while the tenant holds objects; --purge deletes them and frees their blobs', async () => {
     const tenant = await createTenant(daemon, 'misskey')
     const s3 = s3Client(daemon, tenant)
-    for (const Key of ['files/a.png', 'files/b.png']) await s3.send(new PutObjectCommand({ Bucket: 'misskey', Key, Body: pngBytes(2048 + Key.length) }))
+    const bodies = ['files/a.png', 'files/b.png'].map(Key => ({ Key, Body: pngBytes(2048 + Key.length) }))
+    for (const { Key, Body } of bodies) await s3.send(new PutObjectCommand({ Bucket: 'misskey', Key, Body }))
+    // each is one raw block: its CID is the SHA-256 of its bytes
+    const cids = bodies.map(({ Body }) => CID.createV1(0x55, Digest.create(0x12, createHash('sha256').update(Body).digest())).toString())
+    for (const cid of cids) assert.equal((await adminFetch(daemon, `/admin/v1/blobs/${cid}`)).status, 200)
     const refused = await runCli(['tenant', 'remove', 'misskey'], env)
     assert.equal(refused.code, 1)
     assert.match(refused.stderr, /still holds 2 objects.*--purge/)
@@ -106,7 +113,8 @@ describe('fdn tenant', () => {
     assert.equal(purged.objectsDeleted, 2)
     const status = await nodeStatus(daemon)
     assert.equal(status.objects, 0)
-    assert.equal(status.blobs, 0)
+    // the blobs went with the objects (other blobs of the node, such as the other tenants' manifests, stay)
+    for (const cid of cids) assert.equal((await adminFetch(daemon, `/admin/v1/blobs/${cid}`)).status, 404)
     // its key is gone with it
     assert.equal((await errorOf(s3.send(new PutObjectCommand({ Bucket: 'misskey', Key: 'x', Body: 'x' })))).name, 'InvalidAccessKeyId')
   })
