@@ -49,6 +49,9 @@ const MAX_HOLD_FETCHES = 64
 
 type Refusal = Error & { refusal: RefusalCode }
 
+/** A peer answered a hold with a refusal (as opposed to the request failing on the way). */
+class HoldRefused extends Error {}
+
 function refusal (code: RefusalCode, message: string): Refusal {
   return Object.assign(new Error(message), { refusal: code })
 }
@@ -190,6 +193,11 @@ export class Replicator {
           await this.hold(peer, attestation)
           live.push({ peer, since: new Date().toISOString() })
         } catch (err) {
+          // the answer may be what was lost (a reset stream), not the copy: ask before placing it elsewhere
+          if (!(err instanceof HoldRefused) && (await this.check(peer, [cid]).catch(() => new Set<string>())).has(cid)) {
+            live.push({ peer, since: new Date().toISOString() })
+            continue
+          }
           lastError = `${peer}: ${(err as Error).message}`
           this.options.log.warn({ cid, peer, err: (err as Error).message }, 'a peer did not take a copy')
         }
@@ -258,7 +266,7 @@ export class Replicator {
   private async hold (peer: string, attestation: Signed<Attestation>): Promise<void> {
     this.options.policy.grant(attestation.payload.cid, this.options.holdTimeoutMs)
     const answer = await ask(this.options.node, peerIdFromString(peer), REPLICATE_PROTOCOL, { op: 'hold', attestation }, decodeReplicateResponse, this.within(this.options.holdTimeoutMs))
-    if (!answer.ok) throw new Error(`refused (${answer.code}): ${answer.message}`)
+    if (!answer.ok) throw new HoldRefused(`refused (${answer.code}): ${answer.message}`)
   }
 
   private async release (peer: string, cid: string): Promise<void> {

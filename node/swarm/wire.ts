@@ -27,7 +27,15 @@ export async function ask<T> (node: SwarmNode, peer: PeerId, protocol: string, m
 export async function serve (node: SwarmNode, protocol: string, handle: (request: Uint8Array, peer: PeerId) => Promise<SwarmMessage>, options: { maxInboundStreams: number, readTimeoutMs: number }): Promise<void> {
   await node.handle(protocol, async (stream, connection) => {
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
-    const request = (await lp.read({ signal: AbortSignal.timeout(options.readTimeoutMs) })).subarray()
+    // the timeout bounds the read only: a signal left running would reset the stream while `handle` works
+    const reading = new AbortController()
+    const timer = setTimeout(() => { reading.abort(new Error(`no request within ${options.readTimeoutMs} ms`)) }, options.readTimeoutMs)
+    let request: Uint8Array
+    try {
+      request = (await lp.read({ signal: reading.signal })).subarray()
+    } finally {
+      clearTimeout(timer)
+    }
     const answer = await handle(request, connection.remotePeer)
     await lp.write(encodeMessage(answer))
     await stream.close().catch(() => {})
