@@ -86,6 +86,7 @@ export class Replicator {
   private round: Promise<void> | undefined
   private stopped = false
   private holdFetches = 0
+  private readonly accepting = new Map<string, Promise<ReplicateResponse>>()
   /** Aborts the requests and fetches in flight at shutdown, so stopping never waits out their timeouts. */
   private readonly shutdown = new AbortController()
   private readonly counts = new Map<string, keyof ReplicationCounts>()
@@ -102,7 +103,7 @@ export class Replicator {
   }
 
   async start (): Promise<void> {
-    await serve(this.options.node, REPLICATE_PROTOCOL, async (bytes, peer) => await this.answer(bytes, peer), { maxInboundStreams: 64, readTimeoutMs: 10_000 })
+    await serve(this.options.node, REPLICATE_PROTOCOL, async (bytes, peer) => await this.answer(bytes, peer), { maxInboundStreams: 256, readTimeoutMs: 10_000 })
     this.options.store.onChange(changes => {
       for (const cid of changes.touched) this.enqueue(cid)
       for (const cid of changes.removed) this.enqueue(cid)
@@ -193,8 +194,9 @@ export class Replicator {
           await this.hold(peer, attestation)
           live.push({ peer, since: new Date().toISOString() })
         } catch (err) {
-          // the answer may be what was lost (a reset stream), not the copy: ask before placing it elsewhere
-          if (!(err instanceof HoldRefused) && (await this.check(peer, [cid]).catch(() => new Set<string>())).has(cid)) {
+          // the answer may be what was lost (a closed stream), not the copy: the same hold again joins the
+          // peer's fetch if it is still running, or is acknowledged at once if the copy is there
+          if (!(err instanceof HoldRefused) && await this.hold(peer, attestation).then(() => true, () => false)) {
             live.push({ peer, since: new Date().toISOString() })
             continue
           }
@@ -434,7 +436,17 @@ export class Replicator {
       await this.drop(release.origin, release.cid)
       return { ok: true }
     }
-    return await this.accept(request.attestation, peer)
+    // the same copy asked for again while it is being fetched (the first answer was lost) waits for that fetch
+    const key = `${request.attestation.payload.origin}/${request.attestation.payload.cid}`
+    const running = this.accepting.get(key)
+    if (running != null) return await running
+    const accepting = this.accept(request.attestation, peer)
+    this.accepting.set(key, accepting)
+    try {
+      return await accepting
+    } finally {
+      this.accepting.delete(key)
+    }
   }
 
   /** Whether this node keeps the blob for itself or for a peer (not a mere cache). */

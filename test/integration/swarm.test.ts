@@ -23,7 +23,9 @@ const ENV = {
   FDN_FETCH_TIMEOUT: '20s',
   // reads through a gateway must find the copies, not a cache filled by earlier reads
   FDN_CACHE_SIZE: '1MB',
-  FDN_BLOCK_CACHE: '0'
+  FDN_BLOCK_CACHE: '0',
+  // what the nodes say about a blob is part of a failure's message
+  FDN_LOG_LEVEL: 'info'
 }
 
 interface Uploaded {
@@ -112,8 +114,8 @@ describe('a swarm of five trusted nodes', { timeout: 400_000 }, () => {
       if (holding.length !== 2) {
         const refs = await Promise.all(members.map(async member => JSON.stringify((await blobView(member.daemon, item.cid))?.refs ?? null)))
         const placed = (await blobView(origin.daemon, item.cid))?.holders.join(', ')
-        const said = origin.daemon.output().split('\n').filter(line => line.includes(item.cid)).join('\n')
-        assert.fail(`${item.key} (${item.cid}) is on ${holding.length} nodes: ${refs.join(' | ')}; the origin placed it on ${placed}; its log:\n${said}`)
+        const said = members.flatMap(member => member.daemon.output().split('\n').filter(line => line.includes(item.cid) && !line.includes('"request"')).map(line => `${member.peerId.slice(-4)}: ${line}`)).join('\n')
+        assert.fail(`${item.key} (${item.cid}) is on ${holding.length} nodes: ${refs.join(' | ')}; the origin placed it on ${placed}; what the nodes logged about it:\n${said}`)
       }
       assert.ok(holding.includes(origin.peerId))
       for (const peer of holding) perNode.set(peer, (perNode.get(peer) ?? 0) + 1)
