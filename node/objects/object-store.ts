@@ -146,7 +146,8 @@ export class ObjectStore implements ObjectStoreApi {
   async createUpload (tenant: TenantName, key: ObjectKey, options: { headers: StoredHeaders, metadata: Record<string, string>, acl: Acl }): Promise<UploadRecord> {
     parseObjectKey(key)
     await this.requireTenant(tenant)
-    const upload: UploadRecord = { uploadId: randomBytes(24).toString('base64url'), tenant, key, initiated: new Date().toISOString(), ...options }
+    // hex: an ID starting with '-' reads as an option to command-line clients (awscli)
+    const upload: UploadRecord = { uploadId: randomBytes(24).toString('hex'), tenant, key, initiated: new Date().toISOString(), ...options }
     await this.store.transact(async tx => { tx.put('upload', upload.uploadId, upload) })
     return upload
   }

@@ -167,6 +167,13 @@ describe('ObjectStore over a real MediaStore', () => {
     await assert.rejects(objects.uploadPart(T('alpha'), upload.uploadId, 2, chunks(Buffer.from('x')), { maxSize: Infinity }), { code: 'no_such_upload' })
   })
 
+  it('makes upload IDs a command line cannot mistake for an option', async () => {
+    const ids = await Promise.all(Array.from({ length: 200 }, async () => (await objects.createUpload(T('alpha'), K('ids'), { headers: {}, metadata: {}, acl: 'private' })).uploadId))
+    for (const id of ids) assert.match(id, /^[0-9a-f]{48}$/)
+    assert.equal(new Set(ids).size, ids.length)
+    for (const id of ids) await objects.abortUpload(T('alpha'), id)
+  })
+
   it('refuses keys S3 refuses', async () => {
     await assert.rejects(objects.put(T('alpha'), K('x'.repeat(1025)), chunks(Buffer.from('a')), put()), { code: 'key_too_long' })
     await assert.rejects(objects.put(T('alpha'), K('a\0b'), chunks(Buffer.from('a')), put()), { code: 'invalid_request' })
