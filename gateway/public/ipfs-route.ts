@@ -49,11 +49,16 @@ export async function ipfsRoutes (app: FastifyInstance, { store, swarm }: IpfsRo
     reply.header('x-ipfs-path', `/ipfs/${request.params.cid}`)
     reply.header('x-ipfs-roots', cidString(cid))
     reply.header('cache-control', IMMUTABLE)
-    if (swarm != null && format.kind === 'file' && isPlainGet(request) && !await store.hasBlock(cid)) {
-      const streamed = await streamWhileFetching(swarm, cid, request, reply)
-      if (streamed !== undefined) return streamed
+    if (swarm != null && !await isLocal(store, cid)) {
+      if (format.kind === 'file' && isPlainGet(request)) {
+        const streamed = await streamWhileFetching(swarm, cid, request, reply)
+        if (streamed !== undefined) return streamed
+      } else {
+        await swarm.fetchForRead(cid, { signal: abortOf(reply) })
+      }
+    } else {
+      swarm?.touch(cidString(cid))
     }
-    await ensureLocal(store, swarm, cid, reply)
     if (format.kind === 'raw') return await sendRaw(store, cid, request, reply)
     if (format.kind === 'car') return await sendCar(store, cid, format.car, request, reply)
     return await sendFile(store, cid, request, reply)
@@ -62,14 +67,9 @@ export async function ipfsRoutes (app: FastifyInstance, { store, swarm }: IpfsRo
   app.route({ method: ['GET', 'HEAD'], url: '/ipfs/:cid/*', handler })
 }
 
-/** A blob this node lacks is fetched from the swarm first (unless FDN_NO_FETCH); one it has is marked as read. */
-async function ensureLocal (store: MediaStore, swarm: SwarmReads | undefined, cid: CID, reply: FastifyReply): Promise<void> {
-  if (swarm == null) return
-  if (await store.hasBlock(cid)) {
-    swarm.touch(cidString(cid))
-    return
-  }
-  await swarm.fetchForRead(cid, { signal: abortOf(reply) })
+/** Whether the node has this root: the index's cached blob record answers the hot path without touching the disk. */
+async function isLocal (store: MediaStore, cid: CID): Promise<boolean> {
+  return await store.stat(cid) != null || await store.hasBlock(cid)
 }
 
 /** A whole-file GET with nothing conditional: the only request answered while the blob is still arriving. */

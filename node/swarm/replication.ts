@@ -177,6 +177,11 @@ export class Replicator {
       this.count(cid, undefined)
       return
     }
+    if (this.options.health.trusted.size === 0) {
+      // a node without trusted peers cannot place copies: counted, not written (placed once peers are configured)
+      this.counts.set(cid, want > 1 ? 'under-replicated' : 'replicated')
+      return
+    }
     const holders = [...(placement?.holders ?? [])]
     let lastError: string | undefined
     // holders unreachable past the grace period are replaced
@@ -214,6 +219,10 @@ export class Replicator {
       }
     }
     const next: PlacementRecord = { want, holders: live, tried: true, ...(lastError != null && live.length < want - 1 ? { lastError } : {}) }
+    if (placement != null && JSON.stringify(placement) === JSON.stringify(next)) {
+      this.count(cid, next)
+      return
+    }
     await store.transact(async tx => {
       // the blob may have gone while peers were asked: then its copies go too, at the next reconcile
       if (await tx.get('blob', cid) != null) tx.put('placement', cid, next)
