@@ -160,7 +160,7 @@ describe('swarm commands against a stand-in admin API', () => {
     assert.match(json.stderr, /^fdn: 1 object could not be recovered/)
   })
 
-  it('fdn recover reports a refusal, a stream without a report and a line that is not JSON', async () => {
+  it('fdn recover reports a refusal, a stream without a report, an error line and a line that is not JSON', async () => {
     recoverBody = { status: 409, chunks: [JSON.stringify({ error: { code: 'NotEmpty', message: 'the node already holds tenants' } })] }
     const refused = await runCli(['recover'], env)
     assert.equal(refused.code, 1)
@@ -170,6 +170,11 @@ describe('swarm commands against a stand-in admin API', () => {
     const cut = await runCli(['recover'], env)
     assert.equal(cut.code, 1)
     assert.match(cut.stderr, /^fdn: the daemon ended the recovery without a report/)
+
+    recoverBody = { status: 200, chunks: [ndjson([{ type: 'error', error: { code: 'conflict', message: 'a recovery is running already' } }])] }
+    const failed = await runCli(['recover'], env)
+    assert.equal(failed.code, 1)
+    assert.equal(failed.stderr, 'fdn: recovery failed: a recovery is running already\n')
 
     recoverBody = { status: 200, chunks: ['<html>\n'] }
     const garbage = await runCli(['recover'], env)

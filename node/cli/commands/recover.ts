@@ -46,6 +46,8 @@ export function recoverCommand (program: Command): void {
           const event = line as RecoverEvent
           if (event.type === 'report') {
             report = event.report
+          } else if (event.type === 'error') {
+            throw new CliError(`recovery failed: ${event.error.message}`)
           } else if (event.type === 'progress' && bar != null) {
             const payload = { phase: event.phase, bytes: formatBytes(event.bytes) }
             if (phase == null) {
