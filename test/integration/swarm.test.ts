@@ -13,7 +13,7 @@ import { createTenant, s3Client } from '../helpers/s3.ts'
 import type { Tenant } from '../helpers/s3.ts'
 import { startSwarm, status, waitFor } from '../helpers/swarm.ts'
 import type { SwarmMember } from '../helpers/swarm.ts'
-import type { BlobView, RecoverReport } from '../../protocol/admin-api.ts'
+import type { BlobView, PeersResponse, RecoverReport } from '../../protocol/admin-api.ts'
 
 const ENV = {
   FDN_REPLICAS: '2',
@@ -97,6 +97,20 @@ describe('a swarm of five trusted nodes', { timeout: 400_000 }, () => {
   after(async () => {
     await Promise.all(members.map(async member => await member.daemon.stop()))
     await Promise.all(members.map(async member => await rm(member.dataDir, { recursive: true, force: true })))
+  })
+
+  it('lists every trusted peer, connected and healthy, in `fdn peers --json`', async () => {
+    const peers = await runCli(['peers', '--json'], { FDN_DATA: members[2].dataDir })
+    assert.equal(peers.code, 0, peers.stderr)
+    const answer = JSON.parse(peers.stdout) as PeersResponse
+    assert.equal(answer.self.peerId, members[2].peerId)
+    const trusted = answer.peers.filter(peer => peer.trusted)
+    assert.deepEqual(trusted.map(peer => peer.peerId).sort(), members.filter(member => member !== members[2]).map(member => member.peerId).sort())
+    for (const peer of trusted) {
+      assert.equal(peer.connected, true, peer.peerId)
+      assert.equal(peer.health, 'healthy', peer.peerId)
+      assert.ok(peer.addresses.some(address => address.startsWith('/ip4/127.0.0.1/tcp/')), peer.addresses.join(', '))
+    }
   })
 
   it('keeps every blob on exactly `replicas` nodes, and every gateway serves every object', async () => {
