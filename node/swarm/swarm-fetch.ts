@@ -79,12 +79,20 @@ export class SwarmFetcher {
     }
   }
 
+  /** One block from the given peers (a corrupt local copy is being replaced), checked against its CID by helia. */
+  async fetchBlock (cid: CID, providers: PeerId[], signal: AbortSignal): Promise<Uint8Array> {
+    const session = this.helia.blockstore.createSession(cid, { signal, providers: providers.map(peer => peer.toCID()) })
+    try {
+      return await sessionBlock(session, cid, signal)
+    } finally {
+      session.close()
+    }
+  }
+
   /** The file's bytes in order, leaves fetched up to WINDOW ahead. */
   private async * fileBytes (session: SessionBlockstore, request: FetchRequest<unknown>, count: (bytes: number) => void): AsyncGenerator<Uint8Array> {
     const get = async (cid: CID): Promise<Uint8Array> => {
-      const chunks: Uint8Array[] = []
-      for await (const chunk of session.get(cid, { signal: request.signal })) chunks.push(chunk)
-      const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+      const bytes = await sessionBlock(session, cid, request.signal)
       count(bytes.length)
       return bytes
     }
@@ -121,4 +129,11 @@ export class SwarmFetcher {
     if (request.expect != null && size !== request.expect.size) throw new FdnError('corrupt_block', `${cidString(request.cid)} claims ${size} bytes, its attestation ${request.expect.size}`)
     yield * walk(root, 0)
   }
+}
+
+/** A block from a helia session, in one buffer. */
+async function sessionBlock (session: SessionBlockstore, cid: CID, signal: AbortSignal): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  for await (const chunk of session.get(cid, { signal })) chunks.push(chunk)
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
 }

@@ -183,14 +183,7 @@ export class Swarm {
   private async fetchBlock (cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
     const providers = this.node.connectedPeers()
     if (providers.length === 0) throw new Error('no peer connected')
-    const session = this.node.helia.blockstore.createSession(cid, { signal: signal ?? AbortSignal.timeout(this.options.fetchTimeout), providers: providers.map(peer => peer.toCID()) })
-    try {
-      const chunks: Uint8Array[] = []
-      for await (const chunk of session.get(cid, { signal: signal ?? AbortSignal.timeout(this.options.fetchTimeout) })) chunks.push(chunk)
-      return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
-    } finally {
-      session.close()
-    }
+    return await this.fetcher.fetchBlock(cid, providers, signal ?? AbortSignal.timeout(this.options.fetchTimeout))
   }
 
   async peers (): Promise<PeersResponse> {
