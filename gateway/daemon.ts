@@ -19,6 +19,9 @@ import type { StatusResponse } from '../protocol/admin-api.ts'
 import { adminSurface } from './admin/index.ts'
 import { clientErrorHandler, frameworkErrors, installErrorHandler } from './errors.ts'
 import { publicSurface } from './public/index.ts'
+import { apiSurface, handleExpectContinue, isAddByHash } from './api/index.ts'
+import { SafeFetcher } from '../node/fetcher/safe-fetcher.ts'
+import { Retriever } from '../node/retrieve/retriever.ts'
 import { s3Surface, virtualHostRewrite } from './s3/index.ts'
 
 export interface Daemon {
@@ -79,8 +82,19 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
     throw err
   }
 
+  const fetcher = new SafeFetcher({
+    allow: config.fetchAllow,
+    allowedPorts: config.fetchPorts,
+    connectTimeoutMs: config.originConnectTimeout,
+    timeoutMs: config.originTimeout,
+    maxBytes: config.originMaxSize
+  })
+  const retriever = new Retriever({ store, objects, swarm, fetcher, maxSize: config.originMaxSize, publicUrl, log })
+
   const publicApp = createServer(log, virtualHostRewrite(config.s3Domain))
+  handleExpectContinue(publicApp.server, req => isAddByHash(req.method, req.url))
   await publicApp.register(publicSurface, { store, swarm, isReady: () => ready })
+  await publicApp.register(apiSurface, { store, objects, retriever, maxObjectSize: config.maxObjectSize, publicUrl })
   await publicApp.register(s3Surface, { objects, maxObjectSize: config.maxObjectSize, s3Domain: config.s3Domain, aliasMode: config.aliasMode, log })
   const adminApp = createServer(log)
   const status = async (): Promise<StatusResponse> => {
@@ -91,7 +105,8 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
       addresses: { ...addresses, swarm: swarm.addresses() },
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
       ...stats,
-      ...await swarm.status()
+      ...await swarm.status(),
+      retrieve: retriever.counters()
     }
   }
   await adminApp.register(adminSurface, { store, token, maxObjectSize: config.maxObjectSize, status, tenants, objects, publicUrl, swarm })

@@ -31,8 +31,34 @@ const STATUS: Record<ErrorCode, number> = {
   corrupt_block: 502,
   unavailable: 503,
   fetch_timeout: 504,
-  internal: 500
+  internal: 500,
+  // the retrieve API: the client's input
+  invalid_digest: 400,
+  digest_mismatch: 422,
+  invalid_access_key: 403,
+  signature_mismatch: 403,
+  request_time_skewed: 403,
+  // the retrieve API: the origin's URL, refused by the fetcher before any byte is sent
+  bad_url: 400,
+  scheme_not_allowed: 400,
+  userinfo_not_allowed: 400,
+  port_not_allowed: 400,
+  address_not_allowed: 403,
+  // the retrieve API: the origin server failed (a bad gateway) or was too slow
+  dns_failed: 502,
+  connect_failed: 502,
+  bad_response: 502,
+  http_status: 502,
+  length_mismatch: 502,
+  too_many_redirects: 502,
+  invalid_json: 502,
+  connect_timeout: 504,
+  timeout: 504,
+  media_type_not_allowed: 415
 }
+
+/** Codes that stand for a fault of this node (logged as errors); other 5xx are a peer's or an origin's. */
+const NODE_FAULTS = new Set<ErrorCode>(['internal', 'corrupt_block', 'insufficient_storage'])
 
 /** A blob the swarm did not deliver in time may be there on a later try: when to ask again. */
 const RETRY_AFTER_SECONDS = 30
@@ -47,29 +73,32 @@ export function errorBody (code: ErrorCode, message: string): ErrorBody {
  * translated, anything else is a logged 500 that leaks nothing.
  */
 export function installErrorHandler (app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError | FdnError | Error, request, reply) => {
-    // headers meant for the content must not make a CDN keep an error for a year
-    for (const name of ['etag', 'content-disposition', 'content-length', 'accept-ranges', 'x-ipfs-roots']) reply.removeHeader(name)
-    reply.header('cache-control', 'no-store')
-    if (err instanceof FdnError) {
-      const status = STATUS[err.code]
-      if (err.code === 'fetch_timeout') reply.header('retry-after', String(RETRY_AFTER_SECONDS))
-      else if (status >= 500) request.log.error({ err }, err.message)
-      return reply.code(status).send(errorBody(err.code, err.message))
-    }
-    const status = (err as FastifyError).statusCode
-    if (status != null && status >= 400 && status < 500) {
-      const code: ErrorCode = status === 413 ? 'too_large' : status === 401 ? 'unauthorized' : 'invalid_request'
-      return reply.code(status).send(errorBody(code, err.message))
-    }
-    request.log.error({ err }, 'unhandled error')
-    return reply.code(500).send(errorBody('internal', 'internal error'))
-  })
+  app.setErrorHandler((err: FastifyError | FdnError | Error, request, reply) => sendJsonError(err, request, reply))
   app.setNotFoundHandler((request, reply) => {
     reply.headers(SAFETY_HEADERS)
     reply.header('cache-control', 'no-store')
     return reply.code(404).send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`))
   })
+}
+
+/** Answers an error as JSON (`ErrorBody`), with the status of its code. */
+export function sendJsonError (err: FastifyError | FdnError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // headers meant for the content must not make a CDN keep an error for a year
+  for (const name of ['etag', 'content-disposition', 'content-length', 'accept-ranges', 'x-ipfs-roots']) reply.removeHeader(name)
+  reply.header('cache-control', 'no-store')
+  if (err instanceof FdnError) {
+    const status = STATUS[err.code]
+    if (err.code === 'fetch_timeout') reply.header('retry-after', String(RETRY_AFTER_SECONDS))
+    else if (NODE_FAULTS.has(err.code)) request.log.error({ err }, err.message)
+    return reply.code(status).send(errorBody(err.code, err.message))
+  }
+  const status = (err as FastifyError).statusCode
+  if (status != null && status >= 400 && status < 500) {
+    const code: ErrorCode = status === 413 ? 'too_large' : status === 401 ? 'unauthorized' : 'invalid_request'
+    return reply.code(status).send(errorBody(code, err.message))
+  }
+  request.log.error({ err }, 'unhandled error')
+  return reply.code(500).send(errorBody('internal', 'internal error'))
 }
 
 /**

@@ -67,6 +67,7 @@ export interface StatusResponse {
   swarm: SwarmStatus
   /** Blobs this node originated, by how many copies the swarm holds of each. */
   replication: ReplicationCounts
+  retrieve: RetrieveCounts
 }
 
 export interface SwarmStatus {
@@ -82,6 +83,24 @@ export interface SwarmStatus {
   cachedBytes: number
   /** Copies this node holds for other nodes. */
   heldForPeers: number
+  /** Blobs and bytes of blocks received from peers since start (gateway and retrieve fetches, copies held, recovery). */
+  receivedBlobs: number
+  receivedBytes: number
+}
+
+/** The retrieve API's counters since start. */
+export interface RetrieveCounts {
+  /** Retrieve requests answered with media, by where the media came from. */
+  local: number
+  swarm: number
+  origin: number
+  /** Retrieve requests refused or failed. */
+  failed: number
+  /** Downloads from origin servers started (concurrent requests for one URL share one). */
+  originFetches: number
+  /** Body bytes received from origin servers, and bytes read off their sockets (headers and redirects too). */
+  originBytes: number
+  originWireBytes: number
 }
 
 export interface ReplicationCounts {
@@ -138,7 +157,7 @@ export interface BlobView {
   sha256: string
   mediaType: string
   firstSeen: string
-  refs: Array<{ kind: 'pin' | 'object' | 'part' | 'manifest' | 'replica' | 'cache', holder: string, public: boolean }>
+  refs: Array<{ kind: 'pin' | 'object' | 'media' | 'part' | 'manifest' | 'replica' | 'cache', holder: string, public: boolean }>
   /** For a blob this node originated: the peers that acknowledged a copy. */
   holders: string[]
 }

@@ -14,6 +14,8 @@ import type { Attestation, Release, Signed } from './swarm-records.ts'
 
 export const REPLICATE_PROTOCOL = '/fdn/replicate/1.0.0'
 export const RECOVER_PROTOCOL = '/fdn/recover/1.0.0'
+/** Which blob do you hold: by CID, or by the whole file's SHA-256 (asked by the retrieve API before it goes to an origin). */
+export const FIND_PROTOCOL = '/fdn/find/1.0.0'
 export const MAX_MESSAGE_BYTES = 64 * 1024
 /** How many CIDs one 'check' request (and its answer) may carry. */
 export const MAX_CHECK_CIDS = 1000
@@ -44,7 +46,15 @@ export type RecoverResponse =
   | { ok: true, manifests: RecoveredManifest[] }
   | { ok: false, code: RefusalCode, message: string }
 
-export type SwarmMessage = ReplicateRequest | ReplicateResponse | RecoverRequest | RecoverResponse
+/** Exactly one of `cid` and `sha256` (64 lower-case hex digits). */
+export type FindRequest = { op: 'find', cid: CidString } | { op: 'find', sha256: string }
+
+/** `cid`: the blob the asked node holds and serves publicly; absent when it has none. */
+export type FindResponse =
+  | { ok: true, cid?: CidString }
+  | { ok: false, code: RefusalCode, message: string }
+
+export type SwarmMessage = ReplicateRequest | ReplicateResponse | RecoverRequest | RecoverResponse | FindRequest | FindResponse
 
 const utf8 = new TextEncoder()
 
@@ -108,6 +118,27 @@ export function decodeRecoverResponse (bytes: Uint8Array): RecoverResponse {
     return { ok: true, manifests }
   }
   return refusal(value, 'recover response')
+}
+
+export function decodeFindRequest (bytes: Uint8Array): FindRequest {
+  const value = parse(bytes, 'find request')
+  if (value.op !== 'find') throw unknownOp(value.op, 'find request')
+  if (Object.hasOwn(value, 'cid')) {
+    const m = exactObject(value, 'find request', ['op', 'cid'])
+    return { op: 'find', cid: checkCid(m.cid, 'find request cid') }
+  }
+  const m = exactObject(value, 'find request', ['op', 'sha256'])
+  if (typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256)) throw invalid('find request sha256 must be 64 lower-case hex digits')
+  return { op: 'find', sha256: m.sha256 }
+}
+
+export function decodeFindResponse (bytes: Uint8Array): FindResponse {
+  const value = parse(bytes, 'find response')
+  if (value.ok === true) {
+    const m = exactObject(value, 'find response', ['ok'], ['cid'])
+    return m.cid === undefined ? { ok: true } : { ok: true, cid: checkCid(m.cid, 'find response cid') }
+  }
+  return refusal(value, 'find response')
 }
 
 function parse (bytes: Uint8Array, what: string): Record<string, unknown> {

@@ -9,7 +9,8 @@ import type { ErrorCode } from '../../protocol/errors.ts'
 import { S3Error, s3Error, s3ErrorXml } from './errors.ts'
 import type { S3ErrorCode } from './errors.ts'
 
-const FROM_FDN: Record<ErrorCode, S3ErrorCode> = {
+/** The node's error codes the S3 operations can meet (the retrieve API's own codes never reach S3). */
+const FROM_FDN: Partial<Record<ErrorCode, S3ErrorCode>> = {
   no_such_bucket: 'NoSuchBucket',
   no_such_key: 'NoSuchKey',
   not_found: 'NoSuchKey',
@@ -41,7 +42,7 @@ const FROM_FDN: Record<ErrorCode, S3ErrorCode> = {
 export function toS3Error (err: unknown): S3Error {
   if (err instanceof S3Error) return err
   if (err instanceof FdnError) {
-    const code = FROM_FDN[err.code]
+    const code = FROM_FDN[err.code] ?? 'InternalError'
     // internal details of a 5xx stay in the log
     return code === 'InternalError' || code === 'ServiceUnavailable' ? s3Error(code) : s3Error(code, err.message)
   }

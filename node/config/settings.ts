@@ -1,5 +1,7 @@
 import { parseBoolean, parseChoice, parseCount, parseDomain, parseDuration, parseListen, parsePath, parsePeerAddresses, parsePeerIds, parseSize, parseSwarmListen, parseUrl } from './values.ts'
 import type { ListenAddress } from './values.ts'
+import { parseFetchAllow } from '../fetcher/address-policy.ts'
+import { parsePorts } from '../fetcher/target.ts'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
 export type LogLevel = typeof LOG_LEVELS[number]
@@ -36,6 +38,16 @@ export interface Config {
   fetchTimeout: number
   /** true: never fetch from the swarm; serve only what this node holds. */
   noFetch: boolean
+  /** CIDR ranges the outbound fetcher may reach although they are not public (loopback, LAN). */
+  fetchAllow: string[]
+  /** Ports an origin URL may name. */
+  fetchPorts: number[]
+  /** Milliseconds to resolve and connect to an origin (TLS included). */
+  originConnectTimeout: number
+  /** Milliseconds one download from an origin may take, redirects and body included. */
+  originTimeout: number
+  /** Largest media downloaded from an origin. */
+  originMaxSize: number
   uploadExpiry: number
   maxObjectSize: number
   blockCache: number
@@ -75,6 +87,11 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'cacheSize', env: 'FDN_CACHE_SIZE', flag: '--cache-size', default: '10GB', describe: 'blobs fetched from peers are kept up to this size, least recently used evicted', parse: parseSize },
   { key: 'fetchTimeout', env: 'FDN_FETCH_TIMEOUT', flag: '--fetch-timeout', default: '30s', describe: 'how long a gateway request waits for the swarm', parse: parseDuration },
   { key: 'noFetch', env: 'FDN_NO_FETCH', flag: '--fetch-disabled', default: 'false', describe: 'serve only blobs this node holds, never fetch from the swarm (1/0, true/false, yes/no)', parse: parseBoolean, toggle: true },
+  { key: 'fetchAllow', env: 'FDN_FETCH_ALLOW', flag: '--fetch-allow', default: '', describe: 'comma-separated CIDR ranges origin fetches may reach although not public (loopback, private, link-local…); default none', parse: parseFetchAllow },
+  { key: 'fetchPorts', env: 'FDN_FETCH_PORTS', flag: '--fetch-ports', default: '80,443', describe: 'comma-separated ports an origin URL may name', parse: parsePorts },
+  { key: 'originConnectTimeout', env: 'FDN_ORIGIN_CONNECT_TIMEOUT', flag: '--origin-connect-timeout', default: '5s', describe: 'how long resolving and connecting to an origin server may take', parse: parseDuration },
+  { key: 'originTimeout', env: 'FDN_ORIGIN_TIMEOUT', flag: '--origin-timeout', default: '30s', describe: 'how long one download from an origin server may take, body included', parse: parseDuration },
+  { key: 'originMaxSize', env: 'FDN_ORIGIN_MAX_SIZE', flag: '--origin-max-size', default: '100MB', describe: 'largest media downloaded from an origin server', parse: parseSize },
   { key: 'uploadExpiry', env: 'FDN_UPLOAD_EXPIRY', flag: '--upload-expiry', default: '7d', describe: 'unfinished multipart uploads older than this are aborted and their parts freed', parse: parseDuration },
   { key: 'maxObjectSize', env: 'FDN_MAX_OBJECT_SIZE', flag: '--max-object-size', default: '2GB', describe: 'largest upload accepted', parse: parseSize },
   { key: 'blockCache', env: 'FDN_BLOCK_CACHE', flag: '--block-cache', default: '128MB', describe: 'memory for verified hot blocks (0 disables)', parse: parseSize },

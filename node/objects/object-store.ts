@@ -13,6 +13,7 @@ import type { NewBlob } from '../store/refs.ts'
 import type { TenantRegistry } from '../tenants/registry.ts'
 import type { ObjectStoreApi } from './object-store-api.ts'
 import { listObjects } from './listing.ts'
+import { releaseMedia } from './media-refs.ts'
 import type {
   Acl, CompletedPart, CopyOptions, ListOptions, ListResult, ObjectRecord, PartRecord, PutOptions, StoredHeaders, TenantInfo, TenantRecord, UploadRecord
 } from './types.ts'
@@ -140,7 +141,23 @@ export class ObjectStore implements ObjectStoreApi {
     for await (const [uploadId, upload] of this.store.db.entries('upload')) {
       if (upload.tenant === tenant) await this.abortUpload(tenant, uploadId)
     }
+    for await (const [id] of this.store.db.entries('media', { gt: `${tenant}/`, lt: `${tenant}0` })) {
+      await this.store.transact(async tx => { await releaseMedia(tx, tenant, id.slice(tenant.length + 1) as CidString) })
+    }
     return deleted
+  }
+
+  /**
+   * Points (tenant, key) at a blob as a public-read PutObject of its bytes
+   * would (the retrieve API's `key`). `within`: the transaction that records
+   * a blob just ingested; without it the blob must be in the store.
+   */
+  async link (tenant: TenantName, key: ObjectKey, blob: { cid: CidString, size: number, md5: string }, headers: StoredHeaders, within?: { tx: Tx, blob?: NewBlob }): Promise<ObjectRecord> {
+    parseObjectKey(key)
+    const record: ObjectRecord = { cid: blob.cid, size: blob.size, etag: blob.md5, headers, metadata: {}, acl: 'public-read', mtime: new Date().toISOString() }
+    if (within != null) await this.writeObject(within.tx, tenant, key, record, within.blob)
+    else await this.store.transact(async tx => { await this.writeObject(tx, tenant, key, record) })
+    return record
   }
 
   async createUpload (tenant: TenantName, key: ObjectKey, options: { headers: StoredHeaders, metadata: Record<string, string>, acl: Acl }): Promise<UploadRecord> {

@@ -4,7 +4,8 @@ import { LRUCache } from 'lru-cache'
 import type { Attestation, Signed } from '../../protocol/swarm-records.ts'
 import { Mutex } from './mutex.ts'
 import { EMPTY_STATS } from './records.ts'
-import type { BlobRecord, HeldRecord, ManifestPointer, PlacementRecord, RefKind, RefRecord, Stats } from './records.ts'
+import type { CidString } from '../../protocol/cid.ts'
+import type { BlobRecord, HeldRecord, ManifestPointer, MediaRecord, OwnerRecord, PlacementRecord, RefKind, RefRecord, Stats, UrlRecord } from './records.ts'
 import type { ObjectRecord, PartRecord, TenantRecord, UploadRecord } from '../objects/types.ts'
 
 /** The tables of DESIGN.md's data model, each a sublevel with JSON values. */
@@ -39,6 +40,14 @@ export interface Tables {
   attestation: Signed<Attestation>
   /** CID → when this node last announced it in the DHT (ms since the epoch) */
   provided: number
+  /** whole-file SHA-256 (hex) → CID of the blob with those bytes (retrieve by `digestMultibase`) */
+  digest: CidString
+  /** normalised source URL → the blob last retrieved from it (the retrieve API's URL cache) */
+  url: UrlRecord
+  /** `{tenant}/{cid}` → media a tenant holds through the retrieve API without a key */
+  media: MediaRecord
+  /** `{actor}\n{status}\n{cid}` → media an ActivityPub actor's status carries (empty status: the actor's own) */
+  owner: OwnerRecord
 }
 
 export type TableName = keyof Tables
@@ -47,7 +56,7 @@ type Db = Level<string, unknown>
 type Sub<V> = AbstractSublevel<Db, string | Buffer | Uint8Array, string, V>
 type Op = AbstractBatchOperation<Db, string, unknown>
 
-const TABLES: TableName[] = ['blob', 'ref', 'block', 'dag', 'meta', 'tenant', 'akey', 'object', 'upload', 'part', 'placement', 'held', 'manifest', 'attestation', 'provided']
+const TABLES: TableName[] = ['blob', 'ref', 'block', 'dag', 'meta', 'tenant', 'akey', 'object', 'upload', 'part', 'placement', 'held', 'manifest', 'attestation', 'provided', 'digest', 'url', 'media', 'owner']
 
 export interface Range {
   gt?: string

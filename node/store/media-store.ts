@@ -5,6 +5,7 @@ import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
 import { CHUNK_SIZE, IDENTITY_HASH, RAW_CODEC } from '../../protocol/cid-profile.ts'
 import { cidString } from '../../protocol/cid.ts'
+import type { CidString } from '../../protocol/cid.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import { dagPbLinks, decodeFileNode } from '../../protocol/unixfs-file.ts'
 import type { GcResponse, VerifyResponse } from '../../protocol/admin-api.ts'
@@ -96,6 +97,23 @@ export class MediaStore {
   async open (): Promise<void> {
     await this.blocks.open()
     await this.index.open()
+    await this.indexDigests()
+  }
+
+  /** Blobs stored before the `digest` table existed get their entry once, at the first start that has it. */
+  private async indexDigests (): Promise<void> {
+    for await (const _ of this.index.entries('digest', { limit: 1 })) return
+    let missing: Array<[string, string]> = []
+    const flush = async (): Promise<void> => {
+      const batch = missing
+      missing = []
+      await this.index.transact(async tx => { for (const [sha256, cid] of batch) tx.put('digest', sha256, cid as CidString) })
+    }
+    for await (const [cid, blob] of this.index.entries('blob')) {
+      missing.push([blob.sha256, cid])
+      if (missing.length >= 1000) await flush()
+    }
+    if (missing.length > 0) await flush()
   }
 
   async close (): Promise<void> {

@@ -18,16 +18,49 @@ export interface BlobRecord {
 
 /**
  * Who holds a blob. `pin` is an operator's `fdn add`, `object` a tenant's S3
- * key, `part` an uploaded part of an unfinished multipart upload,
+ * key, `media` a tenant's media held through the retrieve API without a key
+ * (holder: the tenant), `part` an uploaded part of an unfinished multipart upload,
  * `manifest` a tenant's published index (holder: the tenant). Copies kept for
  * the swarm: `replica` is a copy held for another node (holder: its peer
  * ID), `cache` a blob fetched from peers for a gateway read (holder `swarm`),
  * evicted least recently used.
  */
-export type RefKind = 'pin' | 'object' | 'part' | 'manifest' | 'replica' | 'cache'
+export type RefKind = 'pin' | 'object' | 'media' | 'part' | 'manifest' | 'replica' | 'cache'
 
 /** References that make this node the blob's origin: it provides and replicates them. */
-export const ORIGIN_KINDS: readonly RefKind[] = ['pin', 'object', 'manifest']
+export const ORIGIN_KINDS: readonly RefKind[] = ['pin', 'object', 'media', 'manifest']
+
+/** The tenant a reference belongs to, for the kinds a tenant holds. */
+export function refTenant (ref: { kind: RefKind, holder: string }): string | undefined {
+  switch (ref.kind) {
+    case 'object': return ref.holder.slice(0, ref.holder.indexOf('/'))
+    case 'media':
+    case 'manifest': return ref.holder
+    default: return undefined
+  }
+}
+
+/** The retrieve API's URL cache: what a URL gave last time. */
+export interface UrlRecord {
+  cid: CidString
+  /** ISO time it was resolved. */
+  at: string
+}
+
+/** A tenant's media held without a key (`ref` kind `media`). */
+export interface MediaRecord {
+  size: number
+  /** The URL it was retrieved from (none when added by hash). */
+  url?: string
+  at: string
+}
+
+/** Who owns a retrieved blob in ActivityPub terms (the actor's signed Delete removes it). */
+export interface OwnerRecord {
+  tenant: string
+  url: string
+  at: string
+}
 
 export interface RefRecord {
   kind: RefKind

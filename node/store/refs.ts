@@ -24,7 +24,7 @@ export function refKey (cid: CidString, kind: RefKind, holder: string): string {
  * manifests and copies kept for the swarm do not count.
  */
 function countsAsLogical (kind: RefKind): boolean {
-  return kind === 'object' || kind === 'pin'
+  return kind === 'object' || kind === 'pin' || kind === 'media'
 }
 
 /**
@@ -45,6 +45,7 @@ export async function addRef (tx: Tx, cid: CidString, ref: RefInput, blob?: NewB
       tx.put('block', key, { count: count + 1, size })
     }
     tx.put('dag', cid, [...blob.blockSizes.keys()])
+    tx.put('digest', blob.record.sha256, cid)
     // the disk holds each block once, however many blobs share it
     await tx.updateStats(stats => { stats.blobs++; stats.physicalBytes += newBytes })
   }
@@ -97,6 +98,7 @@ export async function removeRef (tx: Tx, cid: CidString, kind: RefKind, holder: 
     }
   }
   tx.del('dag', cid)
+  if (await tx.get('digest', record.sha256) === cid) tx.del('digest', record.sha256)
   tx.removedBlobs.push(cid)
   await tx.updateStats(stats => { stats.blobs--; stats.physicalBytes -= freedBytes })
 }

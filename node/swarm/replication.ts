@@ -12,7 +12,7 @@ import type { RefusalCode, ReplicateRequest, ReplicateResponse } from '../../pro
 import type { Logger } from '../log.ts'
 import type { Tx } from '../store/index-db.ts'
 import type { MediaStore } from '../store/media-store.ts'
-import { ORIGIN_KINDS } from '../store/records.ts'
+import { ORIGIN_KINDS, refTenant } from '../store/records.ts'
 import type { PlacementRecord } from '../store/records.ts'
 import { addRef, removeRef } from '../store/refs.ts'
 import type { NewBlob } from '../store/refs.ts'
@@ -237,11 +237,8 @@ export class Replicator {
     const refs = await this.options.store.db.refsOf(cid)
     for (const ref of refs) {
       if (!ORIGIN_KINDS.includes(ref.kind)) continue
-      if (ref.kind === 'pin') want = Math.max(want, this.options.defaultReplicas)
-      else {
-        const tenant = ref.kind === 'manifest' ? ref.holder : ref.holder.slice(0, ref.holder.indexOf('/'))
-        want = Math.max(want, (await this.options.store.db.get('tenant', tenant))?.replicas ?? this.options.defaultReplicas)
-      }
+      const tenant = refTenant(ref)
+      want = Math.max(want, tenant == null ? this.options.defaultReplicas : (await this.options.store.db.get('tenant', tenant))?.replicas ?? this.options.defaultReplicas)
     }
     return want
   }

@@ -21,6 +21,8 @@ export interface FetchRequest<T> {
   maxSize: number
   /** What a signed attestation says the blob is: anything else is refused. */
   expect?: { size: number, sha256?: string }
+  /** The SHA-256 the file must have (an attachment's digest): anything else is refused. */
+  expectSha256?: string
   /** Runs in the index transaction that records the blob: adds the reference that keeps it. */
   commit: (tx: Tx, blob: NewBlob) => Promise<T>
   /** Each piece of the file as it arrives, in order (a gateway response streaming while the blob is fetched). */
@@ -38,7 +40,7 @@ export interface FetchRequest<T> {
 export class SwarmFetcher {
   private readonly helia: Helia
   private readonly store: MediaStore
-  /** Blobs and bytes received from peers since start. */
+  /** Blobs fetched whole, and bytes of every block received (failed transfers too), since start. */
   readonly received = { blobs: 0, bytes: 0 }
 
   constructor (helia: Helia, store: MediaStore) {
@@ -55,8 +57,7 @@ export class SwarmFetcher {
       signal,
       ...(request.providers != null ? { providers: request.providers.map(peer => peer.toCID()) } : {})
     })
-    let received = 0
-    const source = this.fileBytes(session, request, (bytes) => { received += bytes })
+    const source = this.fileBytes(session, request, (bytes) => { this.received.bytes += bytes })
     const want = cidString(cid)
     try {
       const result = await this.store.ingest(source, { maxSize: request.maxSize, signal }, async (tx, blob) => {
@@ -64,10 +65,12 @@ export class SwarmFetcher {
         if (request.expect != null && (request.expect.size !== blob.record.size || (request.expect.sha256 != null && request.expect.sha256 !== blob.record.sha256))) {
           throw new FdnError('corrupt_block', `${want} does not match its attestation (size or SHA-256)`)
         }
+        if (request.expectSha256 != null && request.expectSha256 !== blob.record.sha256) {
+          throw new FdnError('digest_mismatch', `${want} is not the file of SHA-256 ${request.expectSha256}`)
+        }
         return await request.commit(tx, blob)
       })
       this.received.blobs++
-      this.received.bytes += received
       return result
     } catch (err) {
       if (signal.aborted) throw new FdnError('fetch_timeout', `${want} was not found in the swarm in time`, { cause: err })

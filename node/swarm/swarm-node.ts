@@ -158,6 +158,18 @@ export class SwarmNode {
     await this.helia.routing.provide(cid, { signal })
   }
 
+  /** The first peer other than this node that the DHT names as a provider of `cid`, or undefined once the lookup ends or `signal` fires. */
+  async firstProvider (cid: CID, signal: AbortSignal): Promise<PeerId | undefined> {
+    try {
+      for await (const provider of this.helia.libp2p.contentRouting.findProviders(cid, { signal })) {
+        if (!provider.id.equals(this.peerId)) return provider.id
+      }
+    } catch {
+      // a lookup cut by the signal, or a routing error: no provider found
+    }
+    return undefined
+  }
+
   /** Forgets this node's own provider record of a blob it no longer holds. */
   async cancelProvide (cid: CID): Promise<void> {
     await this.helia.libp2p.services.dht.cancelReprovide(cid)

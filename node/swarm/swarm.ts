@@ -2,7 +2,8 @@ import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { CID } from 'multiformats/cid'
 import type { PeersResponse, PeerView, RecoverEvent, RecoverReport, ReplicationCounts, SwarmStatus } from '../../protocol/admin-api.ts'
-import { cidString } from '../../protocol/cid.ts'
+import { cidString, parseCid } from '../../protocol/cid.ts'
+import type { CidString } from '../../protocol/cid.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import type { Logger } from '../log.ts'
 import type { ObjectStore } from '../objects/object-store.ts'
@@ -11,6 +12,8 @@ import { addRef } from '../store/refs.ts'
 import type { TenantRegistry } from '../tenants/registry.ts'
 import { Announcer } from './announcer.ts'
 import { BlobCache, CACHE_HOLDER } from './blob-cache.ts'
+import { BlobFinder } from './finder.ts'
+import type { BlobQuery } from './finder.ts'
 import { ManifestPublisher } from './manifests.ts'
 import { PeerHealthMonitor } from './peer-health.ts'
 import { Recovery } from './recovery.ts'
@@ -57,6 +60,7 @@ export class Swarm {
   private readonly replicator: Replicator
   private readonly manifests: ManifestPublisher
   private readonly recovery: Recovery
+  private readonly finder: BlobFinder
   private readonly inflight = new Map<string, Promise<void>>()
   private recovering: Promise<RecoverReport> | undefined
 
@@ -84,6 +88,7 @@ export class Swarm {
       repairRate: options.repairRate,
       log
     })
+    this.finder = new BlobFinder(node, store, log)
     this.manifests = new ManifestPublisher(store, options.privateKey, node.peerId.toString(), log)
     this.recovery = new Recovery({
       node,
@@ -121,6 +126,7 @@ export class Swarm {
       await swarm.replicator.start()
       await swarm.manifests.start()
       await swarm.recovery.start()
+      await swarm.finder.start()
     } catch (err) {
       await swarm.stop()
       throw err
@@ -146,21 +152,40 @@ export class Swarm {
     if (this.options.noFetch) throw new FdnError('not_found', `${cidString(cid)} is not held by this node (FDN_NO_FETCH: the swarm is not asked)`)
     // a node alone has nobody to ask: the answer is known now, not after the fetch timeout
     if (this.node.connectedPeers().length === 0) throw new FdnError('not_found', `${cidString(cid)} is not held by this node, and no swarm peer is connected`)
+    // trusted peers are asked directly, then the DHT: a DHT record may name a dead origin, or not name a new holder yet
+    await this.fetchToCache(cid, this.connectedTrusted(), undefined, options.onBytes)
+  }
+
+  /**
+   * The retrieve API's swarm step: finds a peer holding the blob (by CID, or
+   * by the SHA-256 of an attachment's `digestMultibase`) and fetches it into
+   * the cache, checked against the CID and that SHA-256. Undefined when no
+   * peer has it (or FDN_NO_FETCH): the caller goes to the origin.
+   */
+  async fetchForRetrieve (query: BlobQuery, signal?: AbortSignal): Promise<CidString | undefined> {
+    if (this.options.noFetch || this.node.connectedPeers().length === 0) return undefined
+    const found = await this.finder.find(query, signal ?? AbortSignal.timeout(this.options.fetchTimeout))
+    if (found == null) return undefined
+    await this.fetchToCache(parseCid(found.cid), [...found.providers, ...this.connectedTrusted()], query.sha256)
+    return found.cid
+  }
+
+  /** One fetch per blob at a time: later callers wait for the one in flight. */
+  private async fetchToCache (cid: CID, providers: PeerId[], sha256: string | undefined, onBytes?: (chunk: Uint8Array) => Promise<void>): Promise<void> {
     const key = cidString(cid)
     const running = this.inflight.get(key)
     if (running != null) return await running
-    const timeout = AbortSignal.timeout(this.options.fetchTimeout)
     const fetch = this.fetcher.fetch({
       cid,
-      signal: timeout,
-      // trusted peers are asked directly, then the DHT: a DHT record may name a dead origin, or not name a new holder yet
-      providers: this.connectedTrusted(),
+      signal: AbortSignal.timeout(this.options.fetchTimeout),
+      providers,
       maxSize: this.options.maxObjectSize,
+      ...(sha256 != null ? { expectSha256: sha256 } : {}),
       commit: async (tx, blob) => {
         await addRef(tx, blob.record.cid, { kind: 'cache', holder: CACHE_HOLDER, public: true }, blob)
         return blob.record.size
       },
-      ...(options.onBytes != null ? { onBytes: options.onBytes } : {})
+      ...(onBytes != null ? { onBytes } : {})
     }).then(size => { this.cache.added(key, size) })
     this.inflight.set(key, fetch)
     try {
@@ -215,7 +240,9 @@ export class Swarm {
         private: this.options.swarmKey != null,
         cachedBlobs: cache.blobs,
         cachedBytes: cache.bytes,
-        heldForPeers: await this.replicator.heldForPeers()
+        heldForPeers: await this.replicator.heldForPeers(),
+        receivedBlobs: this.fetcher.received.blobs,
+        receivedBytes: this.fetcher.received.bytes
       },
       replication
     }

@@ -46,8 +46,9 @@ const STATUS: StatusResponse = {
   blobs: 2,
   logicalBytes: 300,
   physicalBytes: 200,
-  swarm: { connected: 2, trusted: 3, trustedHealthy: 1, private: true, cachedBlobs: 4, cachedBytes: 2048, heldForPeers: 9 },
-  replication: { replicated: 5, 'under-replicated': 1, pending: 2 }
+  swarm: { connected: 2, trusted: 3, trustedHealthy: 1, private: true, cachedBlobs: 4, cachedBytes: 2048, heldForPeers: 9, receivedBlobs: 6, receivedBytes: 4096 },
+  replication: { replicated: 5, 'under-replicated': 1, pending: 2 },
+  retrieve: { local: 7, swarm: 3, origin: 2, failed: 1, originFetches: 2, originBytes: 5000, originWireBytes: 5400 }
 }
 
 /** What the stand-in answers to POST /admin/v1/recover: chunks of body text, written with pauses. */

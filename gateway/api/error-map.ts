@@ -1,0 +1,27 @@
+/**
+ * The one place where the retrieve API's errors get their code: the SigV4
+ * and body checks it shares with the S3 API throw S3Errors, which become the
+ * JSON surface's codes here; the node's FdnErrors pass through.
+ */
+import { FdnError } from '../../protocol/errors.ts'
+import type { ErrorCode } from '../../protocol/errors.ts'
+import { S3Error } from '../s3/errors.ts'
+import type { S3ErrorCode } from '../s3/errors.ts'
+
+const FROM_S3: Partial<Record<S3ErrorCode, ErrorCode>> = {
+  AccessDenied: 'forbidden',
+  InvalidAccessKeyId: 'invalid_access_key',
+  SignatureDoesNotMatch: 'signature_mismatch',
+  RequestTimeTooSkewed: 'request_time_skewed',
+  XAmzContentSHA256Mismatch: 'signature_mismatch',
+  EntityTooLarge: 'too_large',
+  IncompleteBody: 'aborted',
+  InvalidChunkSizeError: 'invalid_request',
+  InternalError: 'internal'
+}
+
+/** The API's error for anything thrown below its routes; other errors pass unchanged (and become a 500). */
+export function toApiError (err: unknown): unknown {
+  if (!(err instanceof S3Error)) return err
+  return new FdnError(FROM_S3[err.code] ?? 'invalid_request', err.message, { cause: err })
+}

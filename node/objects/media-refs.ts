@@ -1,0 +1,39 @@
+import type { CidString } from '../../protocol/cid.ts'
+import { FdnError } from '../../protocol/errors.ts'
+import type { TenantName } from '../../protocol/names.ts'
+import type { Tx } from '../store/index-db.ts'
+import { addRef, removeRef } from '../store/refs.ts'
+import type { NewBlob } from '../store/refs.ts'
+
+/**
+ * A tenant's media held through the retrieve API without a key (a download
+ * from an origin, an add by hash): a public `media` reference, counted in
+ * the tenant's bytes and quota like an object, replicated like one. The
+ * `media` table (`{tenant}/{cid}`) lists them per tenant.
+ */
+export async function holdMedia (tx: Tx, tenant: TenantName, cid: CidString, size: number, options: { url?: string, blob?: NewBlob } = {}): Promise<void> {
+  const tenantRecord = await tx.get('tenant', tenant)
+  if (tenantRecord == null) throw new FdnError('no_such_bucket', 'The tenant no longer exists')
+  const id = mediaId(tenant, cid)
+  if (await tx.get('media', id) != null) return
+  if (tenantRecord.quota != null && tenantRecord.logicalBytes + size > tenantRecord.quota) {
+    throw new FdnError('quota_exceeded', `tenant '${tenant}' would hold ${tenantRecord.logicalBytes + size} bytes, over its ${tenantRecord.quota} byte quota`)
+  }
+  await addRef(tx, cid, { kind: 'media', holder: tenant, public: true }, options.blob)
+  tx.put('media', id, { size, ...(options.url != null ? { url: options.url } : {}), at: new Date().toISOString() })
+  tx.put('tenant', tenant, { ...tenantRecord, logicalBytes: tenantRecord.logicalBytes + size })
+}
+
+export async function releaseMedia (tx: Tx, tenant: TenantName, cid: CidString): Promise<void> {
+  const id = mediaId(tenant, cid)
+  const record = await tx.get('media', id)
+  if (record == null) return
+  await removeRef(tx, cid, 'media', tenant)
+  tx.del('media', id)
+  const tenantRecord = await tx.get('tenant', tenant)
+  if (tenantRecord != null) tx.put('tenant', tenant, { ...tenantRecord, logicalBytes: tenantRecord.logicalBytes - record.size })
+}
+
+export function mediaId (tenant: TenantName, cid: CidString): string {
+  return `${tenant}/${cid}`
+}
