@@ -83,7 +83,7 @@ export interface SwarmStatus {
   cachedBytes: number
   /** Copies this node holds for other nodes. */
   heldForPeers: number
-  /** Blobs and bytes of blocks received from peers since start (gateway and retrieve fetches, copies held, recovery). */
+  /** Blobs fetched from peers whole, and bytes of the blocks peers sent, since start (gateway and retrieve fetches, copies held, recovery, block repairs). */
   receivedBlobs: number
   receivedBytes: number
 }

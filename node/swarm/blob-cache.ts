@@ -60,6 +60,20 @@ export class BlobCache {
     this.evicting ??= this.evict().finally(() => { this.evicting = undefined })
   }
 
+  /**
+   * Cached blobs that something now holds for good (an object, a replica, a
+   * tenant's media) leave the cache: their cache reference goes, they stay.
+   */
+  async settle (cids: readonly string[]): Promise<void> {
+    for (const cid of cids) {
+      if (!this.entries.has(cid) || this.stopped) continue
+      const refs = await this.store.db.refsOf(cid)
+      if (!refs.some(ref => ref.kind !== 'cache')) continue
+      this.forget(cid)
+      await this.store.transact(async tx => { await removeRef(tx, cid as CidString, 'cache', CACHE_HOLDER) })
+    }
+  }
+
   /** The cache reference went (the blob was removed, or evicted). */
   forget (cid: string): void {
     const entry = this.entries.get(cid)

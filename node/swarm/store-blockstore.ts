@@ -16,6 +16,8 @@ import type { ServePolicy } from './serve-policy.ts'
 export class StoreBlockstore implements Blockstore {
   private readonly store: MediaStore
   private readonly policy: ServePolicy
+  /** Blocks (and their bytes) helia received from peers: every network fetch hands its block to `put`. */
+  readonly received = { blocks: 0, bytes: 0 }
 
   constructor (store: MediaStore, policy: ServePolicy) {
     this.store = store
@@ -36,12 +38,22 @@ export class StoreBlockstore implements Blockstore {
     }
   }
 
-  async put (cid: CID): Promise<CID> {
+  async put (cid: CID, bytes: InputPair['bytes']): Promise<CID> {
+    this.count(bytes)
     return cid
   }
 
   async * putMany (source: Iterable<InputPair> | AsyncIterable<InputPair>): AsyncGenerator<CID> {
-    for await (const { cid } of source) yield cid
+    for await (const { cid, bytes } of source) {
+      this.count(bytes)
+      yield cid
+    }
+  }
+
+  private count (bytes: InputPair['bytes']): void {
+    this.received.blocks++
+    // helia hands over whole blocks; a streamed block is counted without its size
+    if (bytes instanceof Uint8Array) this.received.bytes += bytes.length
   }
 
   async * getMany (source: Iterable<CID> | AsyncIterable<CID>, options: AbortOptions = {}): AsyncGenerator<Pair> {

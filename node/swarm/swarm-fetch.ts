@@ -40,15 +40,37 @@ export interface FetchRequest<T> {
 export class SwarmFetcher {
   private readonly helia: Helia
   private readonly store: MediaStore
-  /** Blobs fetched whole, and bytes of every block received (failed transfers too), since start. */
-  readonly received = { blobs: 0, bytes: 0 }
+  /** Blobs fetched whole since start. */
+  readonly received = { blobs: 0 }
+  private readonly inflight = new Map<string, Promise<unknown>>()
 
   constructor (helia: Helia, store: MediaStore) {
     this.helia = helia
     this.store = store
   }
 
+  /**
+   * One transfer per blob at a time: a replication hold and a retrieve (or a
+   * gateway read) of the same new blob would otherwise both pull it over the
+   * network. A later fetch waits for the running one, then finds the blocks
+   * local (helia reads the store before it asks peers) and only records its
+   * own reference.
+   */
   async fetch<T> (request: FetchRequest<T>): Promise<T> {
+    const key = cidString(request.cid)
+    for (let running = this.inflight.get(key); running != null; running = this.inflight.get(key)) {
+      await running.catch(() => {})
+    }
+    const run = this.fetchOnce(request)
+    this.inflight.set(key, run)
+    try {
+      return await run
+    } finally {
+      if (this.inflight.get(key) === run) this.inflight.delete(key)
+    }
+  }
+
+  private async fetchOnce<T> (request: FetchRequest<T>): Promise<T> {
     const { cid, signal } = request
     if (cid.multihash.code !== SHA2_256 || (cid.code !== RAW_CODEC && cid.code !== DAG_PB_CODEC)) {
       throw new FdnError('not_found', `${cidString(cid)} is not an fdn blob (raw or dag-pb, sha2-256): not fetched from the swarm`)
@@ -57,7 +79,7 @@ export class SwarmFetcher {
       signal,
       ...(request.providers != null ? { providers: request.providers.map(peer => peer.toCID()) } : {})
     })
-    const source = this.fileBytes(session, request, (bytes) => { this.received.bytes += bytes })
+    const source = this.fileBytes(session, request)
     const want = cidString(cid)
     try {
       const result = await this.store.ingest(source, { maxSize: request.maxSize, signal }, async (tx, blob) => {
@@ -93,12 +115,8 @@ export class SwarmFetcher {
   }
 
   /** The file's bytes in order, leaves fetched up to WINDOW ahead. */
-  private async * fileBytes (session: SessionBlockstore, request: FetchRequest<unknown>, count: (bytes: number) => void): AsyncGenerator<Uint8Array> {
-    const get = async (cid: CID): Promise<Uint8Array> => {
-      const bytes = await sessionBlock(session, cid, request.signal)
-      count(bytes.length)
-      return bytes
-    }
+  private async * fileBytes (session: SessionBlockstore, request: FetchRequest<unknown>): AsyncGenerator<Uint8Array> {
+    const get = async (cid: CID): Promise<Uint8Array> => await sessionBlock(session, cid, request.signal)
     const emit = async function * (bytes: Uint8Array): AsyncGenerator<Uint8Array> {
       await request.onBytes?.(bytes)
       yield bytes

@@ -63,11 +63,14 @@ export interface SwarmNodeOptions {
  */
 export class SwarmNode {
   readonly helia: Helia
+  /** Blocks and bytes received from peers since start. */
+  readonly received: { readonly blocks: number, readonly bytes: number }
   private readonly datastore: LevelDatastore
   private readonly options: SwarmNodeOptions
 
-  private constructor (helia: Helia, datastore: LevelDatastore, options: SwarmNodeOptions) {
+  private constructor (helia: Helia, blockstore: StoreBlockstore, datastore: LevelDatastore, options: SwarmNodeOptions) {
     this.helia = helia
+    this.received = blockstore.received
     this.datastore = datastore
     this.options = options
   }
@@ -124,7 +127,7 @@ export class SwarmNode {
       await datastore.close().catch(() => {})
       throw err
     }
-    const node = new SwarmNode(helia, datastore, options)
+    const node = new SwarmNode(helia, blockstore, datastore, options)
     node.dialBootstrap()
     return node
   }

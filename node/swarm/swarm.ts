@@ -119,7 +119,10 @@ export class Swarm {
     const swarm = new Swarm(options, node, policy)
     try {
       await swarm.cache.load()
-      options.store.onChange(changes => { for (const cid of changes.removed) swarm.cache.forget(cid) })
+      options.store.onChange(changes => {
+        for (const cid of changes.removed) swarm.cache.forget(cid)
+        swarm.cache.settle(changes.touched).catch((err: unknown) => { options.log.warn({ err }, 'could not drop the cache reference of a blob held for good') })
+      })
       options.store.setRepairer(async (cid, signal) => await swarm.fetchBlock(cid, signal))
       swarm.announcer.start()
       await swarm.health.start()
@@ -182,11 +185,13 @@ export class Swarm {
       maxSize: this.options.maxObjectSize,
       ...(sha256 != null ? { expectSha256: sha256 } : {}),
       commit: async (tx, blob) => {
+        // fetched meanwhile by a replication or a recovery (the transfer waited for theirs): held for good already
+        if ((await tx.refsOf(blob.record.cid)).length > 0) return undefined
         await addRef(tx, blob.record.cid, { kind: 'cache', holder: CACHE_HOLDER, public: true }, blob)
         return blob.record.size
       },
       ...(onBytes != null ? { onBytes } : {})
-    }).then(size => { this.cache.added(key, size) })
+    }).then(size => { if (size != null) this.cache.added(key, size) })
     this.inflight.set(key, fetch)
     try {
       await fetch
@@ -242,7 +247,7 @@ export class Swarm {
         cachedBytes: cache.bytes,
         heldForPeers: await this.replicator.heldForPeers(),
         receivedBlobs: this.fetcher.received.blobs,
-        receivedBytes: this.fetcher.received.bytes
+        receivedBytes: this.node.received.bytes
       },
       replication
     }

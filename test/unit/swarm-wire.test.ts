@@ -13,8 +13,8 @@ import type { ErrorCode } from '../../protocol/errors.ts'
 import { signRecord, verifyRecord } from '../../protocol/swarm-records.ts'
 import type { Attestation, Release, Signed } from '../../protocol/swarm-records.ts'
 import {
-  MAX_CHECK_CIDS, MAX_MESSAGE_BYTES, RECOVER_PROTOCOL, REPLICATE_PROTOCOL,
-  decodeRecoverRequest, decodeRecoverResponse, decodeReplicateRequest, decodeReplicateResponse, encodeMessage
+  FIND_PROTOCOL, MAX_CHECK_CIDS, MAX_MESSAGE_BYTES, RECOVER_PROTOCOL, REPLICATE_PROTOCOL,
+  decodeFindRequest, decodeFindResponse, decodeRecoverRequest, decodeRecoverResponse, decodeReplicateRequest, decodeReplicateResponse, encodeMessage
 } from '../../protocol/swarm-wire.ts'
 
 function cid (text: string, codec = 0x55): CidString {
@@ -50,6 +50,7 @@ describe('swarm wire messages', () => {
   it('names the protocols', () => {
     assert.equal(REPLICATE_PROTOCOL, '/fdn/replicate/1.0.0')
     assert.equal(RECOVER_PROTOCOL, '/fdn/recover/1.0.0')
+    assert.equal(FIND_PROTOCOL, '/fdn/find/1.0.0')
     assert.equal(MAX_MESSAGE_BYTES, 65536)
   })
 
@@ -72,6 +73,26 @@ describe('swarm wire messages', () => {
     for (const code of ['untrusted', 'bad_signature', 'quota_exceeded', 'not_found', 'verify_failed', 'too_large', 'busy', 'invalid_request', 'internal'] as const) {
       assert.deepEqual(decodeReplicateResponse(encodeMessage({ ok: false, code, message: `no: ${code}` })), { ok: false, code, message: `no: ${code}` })
     }
+  })
+
+  it('round-trips find messages, by CID or by SHA-256', () => {
+    const sha256 = 'ab'.repeat(32)
+    assert.deepEqual(decodeFindRequest(encodeMessage({ op: 'find', cid: cid('a') })), { op: 'find', cid: cid('a') })
+    assert.deepEqual(decodeFindRequest(encodeMessage({ op: 'find', sha256 })), { op: 'find', sha256 })
+    assert.deepEqual(decodeFindResponse(encodeMessage({ ok: true })), { ok: true })
+    assert.deepEqual(decodeFindResponse(encodeMessage({ ok: true, cid: cid('b', 0x70) })), { ok: true, cid: cid('b', 0x70) })
+    assert.deepEqual(decodeFindResponse(encodeMessage({ ok: false, code: 'invalid_request', message: 'no' })), { ok: false, code: 'invalid_request', message: 'no' })
+  })
+
+  it('refuses malformed find messages', () => {
+    refuses(() => decodeFindRequest(enc({ op: 'find' })), 'invalid_request', /lacks sha256/)
+    refuses(() => decodeFindRequest(enc({ op: 'find', cid: cid('a'), sha256: 'ab'.repeat(32) })), 'invalid_request', /unknown field/)
+    refuses(() => decodeFindRequest(enc({ op: 'find', sha256: 'AB'.repeat(32) })), 'invalid_request', /hex/)
+    refuses(() => decodeFindRequest(enc({ op: 'find', sha256: 'ab'.repeat(31) })), 'invalid_request', /hex/)
+    refuses(() => decodeFindRequest(enc({ op: 'find', cid: 'not-a-cid' })))
+    refuses(() => decodeFindRequest(enc({ op: 'hold', cid: cid('a') })), 'invalid_request', /unknown op/)
+    refuses(() => decodeFindResponse(enc({ ok: true, cid: 42 })))
+    refuses(() => decodeFindResponse(enc({ ok: true, held: [] })), 'invalid_request', /unknown field/)
   })
 
   it('round-trips recover messages', () => {
