@@ -129,14 +129,15 @@ export class TenantRegistry {
   async remove (name: string, options: { purge: boolean, deleteObjects: (tenant: TenantName) => Promise<number> }): Promise<{ objectsDeleted: number }> {
     const tenant = await this.require(name)
     let objectsDeleted = 0
-    if (tenant.objects > 0) {
-      if (!options.purge) throw new FdnError('conflict', `tenant '${name}' still holds ${tenant.objects} objects: remove them first, or pass --purge to delete them`)
+    // media retrieved without a key counts in logicalBytes, not in objects
+    if (tenant.objects > 0 || tenant.logicalBytes > 0) {
+      if (!options.purge) throw new FdnError('conflict', `tenant '${name}' still holds ${tenant.objects} objects (${tenant.logicalBytes} bytes with its retrieved media): remove them first, or pass --purge to delete them`)
       objectsDeleted = await options.deleteObjects(tenant.name)
     }
     await this.store.transact(async tx => {
       const record = await tx.get('tenant', name)
       if (record == null) return
-      if (record.objects > 0) throw new FdnError('conflict', `tenant '${name}' received new objects while being removed; try again`)
+      if (record.objects > 0 || record.logicalBytes > 0) throw new FdnError('conflict', `tenant '${name}' received new objects or media while being removed; try again`)
       tx.del('tenant', name)
       tx.del('akey', record.accessKeyId)
     })
