@@ -5,6 +5,7 @@
  * bodies streamed from the socket, the serving-safety headers on every answer.
  */
 import type { FastifyInstance } from 'fastify'
+import { visibleTo } from '../../node/objects/media-refs.ts'
 import { addByHash, holdExisting } from '../../node/retrieve/add-by-hash.ts'
 import type { Retriever } from '../../node/retrieve/retriever.ts'
 import type { ObjectStoreApi } from '../../node/objects/object-store-api.ts'
@@ -66,9 +67,9 @@ export async function apiSurface (app: FastifyInstance, options: ApiSurfaceOptio
   const blobRoute = `${BLOBS_PREFIX}:cid`
   app.head<{ Params: { cid: string } }>(blobRoute, async (request, reply) => {
     const cid = parseCid(request.params.cid)
-    await authenticate(request, objects)
+    const caller = await authenticate(request, objects)
     const blob = await store.stat(cid)
-    if (blob == null) return await reply.code(404).send()
+    if (blob == null || !await visibleTo(store.db, blob, caller.tenant.name)) return await reply.code(404).send()
     return await reply.code(200).headers({
       'content-length': String(blob.size),
       'x-fdn-media-type': blob.mediaType,
@@ -82,7 +83,7 @@ export async function apiSurface (app: FastifyInstance, options: ApiSurfaceOptio
     const caller = await authenticate(request, objects)
     const tenant = caller.tenant.name
     const existing = await store.stat(cid)
-    if (existing != null) {
+    if (existing != null && await visibleTo(store.db, existing, tenant)) {
       await holdExisting(store, tenant, existing)
       // the body is not needed: a client that waits for 100 Continue never sends it; one that sent it is cut off
       if (!awaitsContinue(request.raw) && !request.raw.complete) reply.header('connection', 'close')

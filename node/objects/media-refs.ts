@@ -1,7 +1,9 @@
 import type { CidString } from '../../protocol/cid.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import type { TenantName } from '../../protocol/names.ts'
-import type { Tx } from '../store/index-db.ts'
+import type { IndexDb, Tx } from '../store/index-db.ts'
+import { refTenant } from '../store/records.ts'
+import type { BlobRecord } from '../store/records.ts'
 import { addRef, removeRef } from '../store/refs.ts'
 import type { NewBlob } from '../store/refs.ts'
 
@@ -36,4 +38,16 @@ export async function releaseMedia (tx: Tx, tenant: TenantName, cid: CidString):
 
 export function mediaId (tenant: TenantName, cid: CidString): string {
   return `${tenant}/${cid}`
+}
+
+/**
+ * Whether a tenant may learn that the node holds a blob, by hash: a blob
+ * anyone can read, or one the tenant holds itself. A blob held only
+ * privately by others is treated as absent (an add by hash must then send
+ * its bytes), so a hash never reveals, or hands over, another tenant's
+ * private file.
+ */
+export async function visibleTo (db: IndexDb, blob: Pick<BlobRecord, 'cid' | 'publicRefs'>, tenant: TenantName): Promise<boolean> {
+  if (blob.publicRefs > 0) return true
+  return (await db.refsOf(blob.cid)).some(ref => refTenant(ref) === tenant)
 }

@@ -9,7 +9,7 @@ import { FetchError } from '../fetcher/errors.ts'
 import { isFetchableMediaType } from '../fetcher/media-policy.ts'
 import type { SafeFetcher } from '../fetcher/safe-fetcher.ts'
 import type { Logger } from '../log.ts'
-import { holdMedia } from '../objects/media-refs.ts'
+import { holdMedia, visibleTo } from '../objects/media-refs.ts'
 import type { ObjectStore } from '../objects/object-store.ts'
 import type { Tx } from '../store/index-db.ts'
 import type { MediaStore } from '../store/media-store.ts'
@@ -86,7 +86,7 @@ export class Retriever {
     const sha256 = request.digestMultibase != null ? parseDigestMultibase(request.digestMultibase) : undefined
     const named = cidInUrl(new URL(url))
     let source: RetrieveSource = 'local'
-    let blob: Resolved | undefined = await this.cached(url, sha256) ?? await this.local(named, sha256)
+    let blob: Resolved | undefined = await this.visible(tenant, await this.cached(url, sha256) ?? await this.local(named, sha256))
     if (blob == null && (named != null || sha256 != null)) {
       const cid = await this.fromSwarm(named, sha256)
       if (cid != null) {
@@ -107,6 +107,11 @@ export class Retriever {
       await this.keep(tx, tenant, request, url, found, source === 'origin')
     })
     return this.response(found, source, request)
+  }
+
+  /** A blob held here only privately by other tenants is not this tenant's to find: it is downloaded like a new one. */
+  private async visible (tenant: TenantName, blob: BlobRecord | undefined): Promise<BlobRecord | undefined> {
+    return blob != null && await visibleTo(this.options.store.db, blob, tenant) ? blob : undefined
   }
 
   /** The URL cache's blob, if it is still here and matches the digest (a changed file at the same URL is retrieved again). */
@@ -140,7 +145,7 @@ export class Retriever {
   /** Downloads the URL once, verified against the digest, and keeps it for the tenant that started the download. */
   private async fromOrigin (tenant: TenantName, request: RetrieveRequest, url: string, sha256: string | undefined, self: symbol): Promise<Download> {
     // another request may have finished the same download between this one's cache check and now
-    const done = await this.cached(url, sha256)
+    const done = await this.visible(tenant, await this.cached(url, sha256))
     if (done != null) return { blob: done, source: 'local' }
     const { fetcher, store, maxSize } = this.options
     this.counts.originFetches++
