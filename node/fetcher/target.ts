@@ -33,10 +33,10 @@ function rawHasUserinfo (raw: string): boolean {
 }
 
 /**
- * Parses and checks a URL before anything is resolved or sent. `base` resolves
- * a relative redirect Location.
+ * Parses and checks what a URL says by itself: length, form, scheme,
+ * credentials, a host. `base` resolves a relative redirect Location.
  */
-export function checkUrl (raw: string, allowedPorts: ReadonlySet<number>, base?: URL): Target {
+export function checkUrlForm (raw: string, base?: URL): Target {
   if (raw.length > MAX_URL_LENGTH) throw new FetchError('bad_url', raw, `the URL is longer than ${MAX_URL_LENGTH} characters`)
   let url: URL
   try {
@@ -52,12 +52,18 @@ export function checkUrl (raw: string, allowedPorts: ReadonlySet<number>, base?:
   }
   const https = url.protocol === 'https:'
   const port = url.port === '' ? (https ? 443 : 80) : Number(url.port)
-  if (!allowedPorts.has(port)) {
-    throw new FetchError('port_not_allowed', url.href, `port ${port} is not allowed (allowed: ${[...allowedPorts].join(', ')})`)
-  }
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
   if (host === '') throw new FetchError('bad_url', url.href, 'the URL has no host')
   return { url, https, host, literal: isIP(host) !== 0, port }
+}
+
+/** Checks a URL before anything is resolved or sent: its form (checkUrlForm), then its port. */
+export function checkUrl (raw: string, allowedPorts: ReadonlySet<number>, base?: URL): Target {
+  const target = checkUrlForm(raw, base)
+  if (!allowedPorts.has(target.port)) {
+    throw new FetchError('port_not_allowed', target.url.href, `port ${target.port} is not allowed (allowed: ${[...allowedPorts].join(', ')})`)
+  }
+  return target
 }
 
 /** Validates a list of allowed ports (1–65535). */

@@ -1,11 +1,14 @@
 import type { CID } from 'multiformats/cid'
+import { cidString } from '../../protocol/cid.ts'
 import type { CidString } from '../../protocol/cid.ts'
+import { RAW_CODEC } from '../../protocol/cid-profile.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import type { RetrieveCounts } from '../../protocol/admin-api.ts'
 import type { TenantName } from '../../protocol/names.ts'
 import { cidInUrl, digestMultibaseOf, normaliseUrl, parseDigestMultibase } from '../../protocol/retrieve-api.ts'
 import type { RetrieveRequest, RetrieveResponse, RetrieveSource } from '../../protocol/retrieve-api.ts'
 import { FetchError } from '../fetcher/errors.ts'
+import { checkUrlForm } from '../fetcher/target.ts'
 import { isFetchableMediaType } from '../fetcher/media-policy.ts'
 import type { SafeFetcher } from '../fetcher/safe-fetcher.ts'
 import type { Logger } from '../log.ts'
@@ -82,6 +85,8 @@ export class Retriever {
   }
 
   private async resolve (tenant: TenantName, request: RetrieveRequest): Promise<RetrieveResponse> {
+    // what the URL says by itself is checked first, so a cached form of it cannot hide credentials or a bad scheme
+    checkUrlForm(request.url)
     const url = normaliseUrl(request.url)
     const sha256 = request.digestMultibase != null ? parseDigestMultibase(request.digestMultibase) : undefined
     const named = cidInUrl(new URL(url))
@@ -96,7 +101,7 @@ export class Retriever {
     }
     if (blob == null) {
       const self = Symbol('request')
-      const download = await this.downloads.run(url, async () => await this.fromOrigin(tenant, request, url, sha256, self))
+      const download = await this.downloads.run(url, async () => await this.fromOrigin(tenant, request, { url, sha256, named }, self))
       blob = download.blob
       source = download.source
       if (download.keptFor === self) return this.response(blob, source, request)
@@ -142,8 +147,13 @@ export class Retriever {
     }
   }
 
-  /** Downloads the URL once, verified against the digest, and keeps it for the tenant that started the download. */
-  private async fromOrigin (tenant: TenantName, request: RetrieveRequest, url: string, sha256: string | undefined, self: symbol): Promise<Download> {
+  /**
+   * Downloads the URL once, verified against the digest and against the CID
+   * the URL names (an `/ipfs/{cid}` URL is a promise of those bytes), and
+   * keeps it for the tenant that started the download.
+   */
+  private async fromOrigin (tenant: TenantName, request: RetrieveRequest, expected: { url: string, sha256: string | undefined, named: CID | undefined }, self: symbol): Promise<Download> {
+    const { url, sha256, named } = expected
     // another request may have finished the same download between this one's cache check and now
     const done = await this.visible(tenant, await this.cached(url, sha256))
     if (done != null) return { blob: done, source: 'local' }
@@ -160,6 +170,7 @@ export class Retriever {
         }
       }, async (tx, blob) => {
         const resolved = { ...blob.record }
+        if (named != null) checkNamed(named, resolved, url)
         if (!isFetchableMediaType(resolved.mediaType)) throw notMedia(resolved.mediaType)
         await this.keep(tx, tenant, request, url, resolved, true, blob)
         return { blob: resolved, source: 'origin' as const, keptFor: self }
@@ -209,6 +220,21 @@ function checkFound (blob: Resolved, sha256: string | undefined): void {
   if (sha256 != null && blob.sha256 !== sha256) {
     throw new FdnError('digest_mismatch', `${blob.cid} has SHA-256 ${blob.sha256}, not the ${sha256} of the digestMultibase`)
   }
+}
+
+/**
+ * The bytes of an `/ipfs/{cid}` URL must be that CID: a raw CID's multihash
+ * is the file's SHA-256; a DAG must rebuild to the same root under fdn's CID
+ * profile (a DAG chunked otherwise cannot be checked from the file, and is
+ * refused rather than trusted).
+ */
+function checkNamed (named: CID, blob: Resolved, url: string): void {
+  const raw = named.code === RAW_CODEC
+  const matches = raw ? Buffer.from(named.multihash.digest).toString('hex') === blob.sha256 : cidString(named) === blob.cid
+  if (matches) return
+  throw new FdnError('digest_mismatch', raw
+    ? `${url} names ${cidString(named)}, but its bytes have SHA-256 ${blob.sha256}: nothing was kept`
+    : `${url} names ${cidString(named)}, but its bytes rebuild ${blob.cid} under fdn's CID profile (1 MiB raw leaves): nothing was kept`)
 }
 
 function notMedia (mediaType: string): FdnError {
