@@ -35,3 +35,23 @@ export async function * unevenChunks (bytes: Uint8Array): AsyncGenerator<Uint8Ar
     offset += size
   }
 }
+
+/**
+ * A PNG by its magic bytes, `size` bytes in all: signature, IHDR, one IDAT
+ * chunk of seeded filler (distinct per seed), IEND. Media type detection
+ * walks the chunks to the IDAT, so random bytes right after IHDR would not do.
+ */
+export function png (size: number, seed: string): Buffer {
+  const head = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex')
+  const length = size - head.length - 12 - 12
+  const idat = Buffer.alloc(8)
+  idat.writeUInt32BE(length)
+  idat.write('IDAT', 4, 'latin1')
+  return Buffer.concat([head, idat, seededBytes(length, seed), Buffer.alloc(4), Buffer.from('0000000049454e44ae426082', 'hex')])
+}
+
+/** A JPEG by its magic bytes (SOI, JFIF APP0), seeded filler, EOI; `size` bytes in all. */
+export function jpeg (size: number, seed: string): Buffer {
+  const header = Buffer.from('ffd8ffe000104a46494600010100000100010000', 'hex')
+  return Buffer.concat([header, seededBytes(size - header.length - 2, seed), Buffer.from('ffd9', 'hex')])
+}

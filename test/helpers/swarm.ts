@@ -1,4 +1,5 @@
-import { adminFetch, runCli, startDaemon, tempDir } from './daemon.ts'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { adminFetch, blockFiles, runCli, startDaemon, tempDir } from './daemon.ts'
 import type { RunningDaemon } from './daemon.ts'
 import type { StatusResponse } from '../../protocol/admin-api.ts'
 
@@ -58,4 +59,30 @@ export async function waitFor (check: () => Promise<boolean>, timeoutMs: number,
     await new Promise(resolve => setTimeout(resolve, 200))
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+}
+
+/** What a node keeps: its block files and its blob count. */
+export interface Stored { blocks: { count: number, bytes: number }, blobs: number }
+
+/** What the node keeps now (no waiting): to compare with `quiet`'s after an operation that must keep nothing. */
+export async function stored (daemon: RunningDaemon): Promise<Stored> {
+  return { blocks: await blockFiles(daemon.dataDir), blobs: (await status(daemon)).blobs }
+}
+
+/**
+ * What the node keeps once it is quiet: a tenant's manifest is published (a
+ * new blob) about a second after the tenant's objects change, so this waits
+ * until none is pending and two samples half a second apart agree.
+ */
+export async function quiet (daemon: RunningDaemon, timeoutMs = 20_000): Promise<Stored> {
+  const deadline = Date.now() + timeoutMs
+  let last = ''
+  for (;;) {
+    const s = await status(daemon)
+    const now = { blocks: await blockFiles(daemon.dataDir), blobs: s.blobs }
+    if (s.replication.pending === 0 && JSON.stringify(now) === last) return now
+    if (Date.now() > deadline) throw new Error(`the node did not settle in ${timeoutMs} ms: ${JSON.stringify(now)}, ${s.replication.pending} pending`)
+    last = s.replication.pending === 0 ? JSON.stringify(now) : ''
+    await sleep(500)
+  }
 }

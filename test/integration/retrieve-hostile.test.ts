@@ -18,11 +18,10 @@ import { rm } from 'node:fs/promises'
 import { createServer as createNetServer } from 'node:net'
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { blockFiles, startDaemon } from '../helpers/daemon.ts'
+import { startDaemon } from '../helpers/daemon.ts'
 import type { RunningDaemon } from '../helpers/daemon.ts'
-import { seededBytes, sha256Hex } from '../helpers/bytes.ts'
-import { status } from '../helpers/swarm.ts'
+import { png, sha256Hex } from '../helpers/bytes.ts'
+import { quiet, status, stored } from '../helpers/swarm.ts'
 import { createTenant } from '../helpers/s3.ts'
 import type { Tenant } from '../helpers/s3.ts'
 import { errorCode, retrieve } from '../helpers/api.ts'
@@ -43,15 +42,6 @@ const PROMPT_MS = 1500
 /** What a timeout may take beyond its setting. */
 const MARGIN_MS = 1500
 
-/** A PNG by its magic bytes: signature, IHDR, one IDAT chunk of seeded filler, IEND; `size` bytes in all. */
-function png (size: number, seed: string): Buffer {
-  const head = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex')
-  const length = size - head.length - 12 - 12
-  const idat = Buffer.alloc(8)
-  idat.writeUInt32BE(length)
-  idat.write('IDAT', 4, 'latin1')
-  return Buffer.concat([head, idat, seededBytes(length, seed), Buffer.alloc(4), Buffer.from('0000000049454e44ae426082', 'hex')])
-}
 
 const OK_PNG = png(20 * KiB, 'ok')
 const HTML = Buffer.from('<!doctype html><html><head><title>x</title></head><body><script>fetch("/admin").then(r=>r.text()).then(alert)</script></body></html>')
@@ -92,25 +82,6 @@ async function closeServer (server: NetServer | Server | undefined): Promise<voi
   await new Promise<void>(resolve => server.close(() => { resolve() }))
 }
 
-interface Stored { blocks: { count: number, bytes: number }, blobs: number }
-
-async function stored (daemon: RunningDaemon): Promise<Stored> {
-  return { blocks: await blockFiles(daemon.dataDir), blobs: (await status(daemon)).blobs }
-}
-
-/** Waits until no tenant manifest is pending and two samples half a second apart are equal (a manifest is a blob too). */
-async function quiet (daemon: RunningDaemon): Promise<Stored> {
-  const deadline = Date.now() + 20_000
-  let last = ''
-  for (;;) {
-    const s = await status(daemon)
-    const now = { blocks: await blockFiles(daemon.dataDir), blobs: s.blobs }
-    if (s.replication.pending === 0 && JSON.stringify(now) === last) return now
-    if (Date.now() > deadline) throw new Error(`the node did not settle in 20 s: ${JSON.stringify(now)}, ${s.replication.pending} pending`)
-    last = s.replication.pending === 0 ? JSON.stringify(now) : ''
-    await sleep(500)
-  }
-}
 
 describe('retrieve API: hostile URLs and origins', () => {
   let origin: Origin

@@ -11,7 +11,6 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
 import { rm } from 'node:fs/promises'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { createServer as createNetServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
@@ -19,10 +18,10 @@ import { Hash } from '@smithy/hash-node'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { CID } from 'multiformats/cid'
 import { base58btc } from 'multiformats/bases/base58'
-import { addBytes, adminFetch, blockFiles, startDaemon } from '../helpers/daemon.ts'
+import { addBytes, adminFetch, startDaemon } from '../helpers/daemon.ts'
 import type { RunningDaemon } from '../helpers/daemon.ts'
-import { seededBytes, sha256Hex } from '../helpers/bytes.ts'
-import { startSwarm, status } from '../helpers/swarm.ts'
+import { jpeg, png, sha256Hex } from '../helpers/bytes.ts'
+import { quiet, startSwarm, status, stored } from '../helpers/swarm.ts'
 import type { SwarmMember } from '../helpers/swarm.ts'
 import { createTenant, errorOf, s3Client } from '../helpers/s3.ts'
 import type { Tenant } from '../helpers/s3.ts'
@@ -36,25 +35,7 @@ import type { StatusResponse, TenantView } from '../../protocol/admin-api.ts'
 
 const KiB = 1024
 
-/**
- * A PNG by its magic bytes, `size` bytes in all: signature, IHDR, one IDAT
- * chunk of seeded filler (distinct per seed), IEND. Media type detection
- * walks the chunks to the IDAT, so random bytes right after IHDR would not do.
- */
-function png (size: number, seed: string): Buffer {
-  const head = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex')
-  const length = size - head.length - 12 - 12
-  const idat = Buffer.alloc(8)
-  idat.writeUInt32BE(length)
-  idat.write('IDAT', 4, 'latin1')
-  return Buffer.concat([head, idat, seededBytes(length, seed), Buffer.alloc(4), Buffer.from('0000000049454e44ae426082', 'hex')])
-}
 
-/** A JPEG by its magic bytes (SOI, JFIF APP0), filler, EOI. */
-function jpeg (size: number, seed: string): Buffer {
-  const header = Buffer.from('ffd8ffe000104a46494600010100000100010000', 'hex')
-  return Buffer.concat([header, seededBytes(size - header.length - 2, seed), Buffer.from('ffd9', 'hex')])
-}
 
 const HTML = Buffer.from('<!doctype html><html><body><script>alert(document.cookie)</script></body></html>')
 
@@ -152,32 +133,7 @@ async function putExpectingContinue (baseUrl: string, credentials: ApiCredential
   })
 }
 
-interface Stored { blocks: { count: number, bytes: number }, blobs: number }
 
-/**
- * The block files and blob count of a node once it is quiet: a tenant's
- * manifest is published (a new blob) about a second after the tenant's
- * objects change, so "nothing new was kept" is measured from a settled
- * state: no manifest pending, and two samples half a second apart equal.
- */
-async function quiet (daemon: RunningDaemon): Promise<Stored> {
-  const deadline = Date.now() + 20_000
-  let last = ''
-  for (;;) {
-    const s = await status(daemon)
-    const stored = { blocks: await blockFiles(daemon.dataDir), blobs: s.blobs }
-    const now = JSON.stringify(stored)
-    if (s.replication.pending === 0 && now === last) return stored
-    if (Date.now() > deadline) throw new Error(`the node did not settle in 20 s: ${now}, ${s.replication.pending} pending`)
-    last = s.replication.pending === 0 ? now : ''
-    await sleep(500)
-  }
-}
-
-/** What the node keeps now (no waiting): to compare with `quiet`'s after an operation that must keep nothing. */
-async function stored (daemon: RunningDaemon): Promise<Stored> {
-  return { blocks: await blockFiles(daemon.dataDir), blobs: (await status(daemon)).blobs }
-}
 
 /** Whether the node holds a blob, by the retrieve API's HEAD. */
 async function holds (daemon: RunningDaemon, tenant: ApiCredentials, cid: string): Promise<boolean> {
