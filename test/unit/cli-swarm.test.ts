@@ -115,7 +115,7 @@ describe('swarm commands against a stand-in admin API', () => {
     assert.deepEqual(JSON.parse(json.stdout), PEERS)
   })
 
-  it('fdn status shows the swarm and replication', async () => {
+  it('fdn status shows the swarm, replication and retrieve counters', async () => {
     const text = await runCli(['status'], env)
     assert.equal(text.code, 0, text.stderr)
     for (const line of [
@@ -124,7 +124,10 @@ describe('swarm commands against a stand-in admin API', () => {
       /private: +yes/,
       /cache: +4 blobs, 2\.0 KiB/,
       /held: +9 blobs for peers/,
-      /replication: +5 replicated, 1 under-replicated, 2 pending/
+      /received: +6 blobs, 4\.0 KiB from peers/,
+      /replication: +5 replicated, 1 under-replicated, 2 pending/,
+      /retrieve: +7 local, 3 from the swarm, 2 from origins, 1 failed/,
+      /origins: +2 downloads, 4\.9 KiB received/
     ]) assert.match(text.stdout, line)
   })
 

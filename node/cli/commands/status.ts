@@ -7,7 +7,7 @@ import { dataDirOf } from '../shared-options.ts'
 
 export function statusCommand (program: Command): void {
   program.command('status')
-    .description('show the running node: identity, addresses, objects, blobs, bytes, swarm and replication')
+    .description('show the running node: identity, addresses, objects, blobs, bytes, swarm, replication and retrieve counters')
     .option('--data <dir>', 'data directory of the node (default: $FDN_DATA or ./data)')
     .option('--json', 'print the status as JSON')
     .action(async (options: { data?: string, json?: boolean }) => {
@@ -19,7 +19,7 @@ export function statusCommand (program: Command): void {
 
 /** The text of `fdn status`. */
 export function formatStatus (status: StatusResponse): string {
-  const { swarm, replication } = status
+  const { swarm, replication, retrieve } = status
   return [
     `fdn ${status.version}, up ${status.uptimeSeconds}s`,
     `peer ID:     ${status.peerId}`,
@@ -36,6 +36,9 @@ export function formatStatus (status: StatusResponse): string {
     `private:     ${swarm.private ? 'yes (FDN_SWARM_KEY)' : 'no'}`,
     `cache:       ${swarm.cachedBlobs} blobs, ${formatBytes(swarm.cachedBytes)} (fetched from peers)`,
     `held:        ${swarm.heldForPeers} blobs for peers`,
-    `replication: ${replication.replicated} replicated, ${replication['under-replicated']} under-replicated, ${replication.pending} pending`
+    `received:    ${swarm.receivedBlobs} blobs, ${formatBytes(swarm.receivedBytes)} from peers`,
+    `replication: ${replication.replicated} replicated, ${replication['under-replicated']} under-replicated, ${replication.pending} pending`,
+    `retrieve:    ${retrieve.local} local, ${retrieve.swarm} from the swarm, ${retrieve.origin} from origins, ${retrieve.failed} failed`,
+    `origins:     ${retrieve.originFetches} downloads, ${formatBytes(retrieve.originBytes)} received`
   ].join('\n')
 }
