@@ -41,7 +41,8 @@ export interface RetrieveRequest {
   digestMultibase?: string
 }
 
-export interface RetrieveResponse {
+/** What the API says of a blob: its identity, digests, detected type and gateway URL. */
+export interface MediaFacts {
   cid: CidString
   size: number
   /** Detected from the bytes (never from the origin's Content-Type). */
@@ -52,21 +53,30 @@ export interface RetrieveResponse {
   digestMultibase: string
   /** The blob's public gateway URL: `{FDN_PUBLIC_URL}/ipfs/{cid}`. */
   url: string
+}
+
+export interface RetrieveResponse extends MediaFacts {
   source: RetrieveSource
   /** The key it is stored under, when the request gave one. */
   key?: ObjectKey
 }
 
 /** What `PUT /api/v1/blobs/{cid}` answers. */
-export interface AddBlobResponse {
-  cid: CidString
-  size: number
-  mediaType: string
-  sha256: string
-  digestMultibase: string
-  url: string
+export interface AddBlobResponse extends MediaFacts {
   /** false: the node had the blob already; the body was not read (Expect: 100-continue) or was discarded. */
   created: boolean
+}
+
+/** The facts of a blob, its gateway URL made from the node's public base URL. */
+export function mediaFacts (blob: { cid: CidString, size: number, mediaType: string, sha256: string }, publicUrl: string): MediaFacts {
+  return {
+    cid: blob.cid,
+    size: blob.size,
+    mediaType: blob.mediaType,
+    sha256: blob.sha256,
+    digestMultibase: digestMultibaseOf(blob.sha256),
+    url: `${publicUrl}/ipfs/${blob.cid}`
+  }
 }
 
 /** Checks a retrieve request body; FdnError('invalid_request' | 'key_too_long' | 'invalid_digest') naming the field. */

@@ -12,7 +12,7 @@ import type { ObjectStoreApi } from '../../node/objects/object-store-api.ts'
 import type { MediaStore } from '../../node/store/media-store.ts'
 import type { BlobRecord } from '../../node/store/records.ts'
 import { parseCid } from '../../protocol/cid.ts'
-import { BLOBS_PREFIX, digestMultibaseOf, MAX_RETRIEVE_BODY, parseRetrieveRequest, RETRIEVE_ROUTE } from '../../protocol/retrieve-api.ts'
+import { BLOBS_PREFIX, digestMultibaseOf, MAX_RETRIEVE_BODY, mediaFacts, parseRetrieveRequest, RETRIEVE_ROUTE } from '../../protocol/retrieve-api.ts'
 import type { AddBlobResponse, RetrieveResponse } from '../../protocol/retrieve-api.ts'
 import { parseJson } from '../../protocol/swarm-records.ts'
 import { sendJsonError } from '../errors.ts'
@@ -99,13 +99,5 @@ export async function apiSurface (app: FastifyInstance, options: ApiSurfaceOptio
 }
 
 function added (blob: BlobRecord, created: boolean, publicUrl: () => string): AddBlobResponse {
-  return {
-    cid: blob.cid,
-    size: blob.size,
-    mediaType: blob.mediaType,
-    sha256: blob.sha256,
-    digestMultibase: digestMultibaseOf(blob.sha256),
-    url: `${publicUrl()}/ipfs/${blob.cid}`,
-    created
-  }
+  return { ...mediaFacts(blob, publicUrl()), created }
 }

@@ -5,7 +5,7 @@ import { RAW_CODEC } from '../../protocol/cid-profile.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import type { RetrieveCounts } from '../../protocol/admin-api.ts'
 import type { TenantName } from '../../protocol/names.ts'
-import { cidInUrl, digestMultibaseOf, normaliseUrl, parseDigestMultibase } from '../../protocol/retrieve-api.ts'
+import { cidInUrl, mediaFacts, normaliseUrl, parseDigestMultibase } from '../../protocol/retrieve-api.ts'
 import type { RetrieveRequest, RetrieveResponse, RetrieveSource } from '../../protocol/retrieve-api.ts'
 import { FetchError } from '../fetcher/errors.ts'
 import { checkUrlForm } from '../fetcher/target.ts'
@@ -201,16 +201,7 @@ export class Retriever {
   }
 
   private response (blob: Resolved, source: RetrieveSource, request: RetrieveRequest): RetrieveResponse {
-    return {
-      cid: blob.cid,
-      size: blob.size,
-      mediaType: blob.mediaType,
-      sha256: blob.sha256,
-      digestMultibase: digestMultibaseOf(blob.sha256),
-      url: `${this.options.publicUrl()}/ipfs/${blob.cid}`,
-      source,
-      ...(request.key != null ? { key: request.key } : {})
-    }
+    return { ...mediaFacts(blob, this.options.publicUrl()), source, ...(request.key != null ? { key: request.key } : {}) }
   }
 }
 
