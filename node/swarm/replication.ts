@@ -207,6 +207,11 @@ export class Replicator {
           }
           lastError = `${peer}: ${(err as Error).message}`
           this.options.log.warn({ cid, peer, err: (err as Error).message }, 'a peer did not take a copy')
+          if (err instanceof HoldRefused) continue
+          // the peer may have the copy all the same, or be fetching it still: asking the next peer now could make
+          // a copy too many, so the next round asks this one again (first in placement order) unless it has it now
+          if (await this.check(peer, [cid]).then(found => found.has(cid), () => false)) live.push({ peer, since: new Date().toISOString() })
+          break
         }
       }
       if (candidates.length === 0) lastError ??= 'no healthy trusted peer to hold a copy'

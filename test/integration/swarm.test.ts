@@ -62,6 +62,11 @@ async function copies (members: SwarmMember[], cid: string): Promise<string[]> {
   return holding
 }
 
+/** What a daemon logged at error level, for a failure message. */
+function errorLines (daemon: RunningDaemon): string {
+  return daemon.output().split('\n').filter(line => line.includes('"level":50')).slice(-5).join('\n') || 'no errors'
+}
+
 async function gatewayGet (daemon: RunningDaemon, cid: string): Promise<{ status: number, bytes: Buffer }> {
   const response = await fetch(`${daemon.http}/ipfs/${cid}`)
   return { status: response.status, bytes: Buffer.from(await response.arrayBuffer()) }
@@ -158,7 +163,7 @@ describe('a swarm of five trusted nodes', { timeout: 400_000 }, () => {
     await inParallel(uploaded, 8, async item => {
       const reader = survivors[uploaded.indexOf(item) % survivors.length]
       const got = await gatewayGet(reader.daemon, item.cid)
-      assert.equal(got.status, 200, `${item.cid} after the origin died`)
+      assert.equal(got.status, 200, `${item.cid} after the origin died: ${got.bytes.toString().slice(0, 300)}; the reader logged: ${errorLines(reader.daemon)}`)
       assert.ok(got.bytes.equals(item.bytes))
     })
     await waitFor(async () => {
