@@ -44,6 +44,10 @@ export interface ReplicatorOptions {
 
 /** Blobs reconciled at once: each waits mostly on a peer (it fetches, then answers), so many overlap. */
 const CONCURRENCY = 32
+/** Times a hold lost in transport (a reset stream) is asked again of the same peer before the next peer is asked. */
+const TRANSPORT_RETRIES = 3
+/** How soon it is asked again. */
+const TRANSPORT_RETRY_MS = 1_000
 /** Holder-side fetches for peers at once: more are answered `busy`, and the origin retries at its next round. */
 const MAX_HOLD_FETCHES = 64
 
@@ -85,6 +89,8 @@ export class Replicator {
   private timer: NodeJS.Timeout | undefined
   private round: Promise<void> | undefined
   private stopped = false
+  /** CID → holds lost in transport in a row: the same peer is asked again before the next one. */
+  private readonly transportFailures = new Map<string, number>()
   private holdFetches = 0
   private readonly accepting = new Map<string, Promise<ReplicateResponse>>()
   /** Aborts the requests and fetches in flight at shutdown, so stopping never waits out their timeouts. */
@@ -208,9 +214,16 @@ export class Replicator {
           lastError = `${peer}: ${(err as Error).message}`
           this.options.log.warn({ cid, peer, err: (err as Error).message }, 'a peer did not take a copy')
           if (err instanceof HoldRefused) continue
-          // the peer may have the copy all the same, or be fetching it still: asking the next peer now could make
-          // a copy too many, so the next round asks this one again (first in placement order) unless it has it now
-          if (await this.check(peer, [cid]).then(found => found.has(cid), () => false)) live.push({ peer, since: new Date().toISOString() })
+          // the peer may have the copy all the same, or be fetching it still: asking the next peer at once could
+          // make a copy too many, so this peer is asked again shortly (first in placement order), a few times
+          if (await this.check(peer, [cid]).then(found => found.has(cid), () => false)) {
+            live.push({ peer, since: new Date().toISOString() })
+            continue
+          }
+          const failures = (this.transportFailures.get(cid) ?? 0) + 1
+          if (failures >= TRANSPORT_RETRIES) continue
+          this.transportFailures.set(cid, failures)
+          setTimeout(() => { this.enqueue(cid) }, TRANSPORT_RETRY_MS).unref()
           break
         }
       }
@@ -223,6 +236,7 @@ export class Replicator {
         live.splice(live.findIndex(holder => holder.peer === extra), 1)
       }
     }
+    if (live.length >= want - 1) this.transportFailures.delete(cid)
     const next: PlacementRecord = { want, holders: live, tried: true, ...(lastError != null && live.length < want - 1 ? { lastError } : {}) }
     if (placement != null && JSON.stringify(placement) === JSON.stringify(next)) {
       this.count(cid, next)

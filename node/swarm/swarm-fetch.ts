@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import type { SessionBlockstore } from '@helia/interface'
 import type { CID } from 'multiformats/cid'
@@ -10,6 +11,8 @@ import type { MediaStore } from '../store/media-store.ts'
 import type { NewBlob } from '../store/refs.ts'
 import type { Helia } from './swarm-node.ts'
 
+/** Longest a fetch waits for another transfer of the same blob before it runs its own. */
+const MAX_WAIT_MS = 5_000
 /** Leaves requested ahead of the one being written: enough to keep bitswap busy, bounded memory (1 MiB each). */
 const WINDOW = 32
 
@@ -58,8 +61,10 @@ export class SwarmFetcher {
    */
   async fetch<T> (request: FetchRequest<T>): Promise<T> {
     const key = cidString(request.cid)
-    for (let running = this.inflight.get(key); running != null; running = this.inflight.get(key)) {
-      await running.catch(() => {})
+    // a transfer that hangs must not hold the others up past a short wait
+    const deadline = Date.now() + MAX_WAIT_MS
+    for (let running = this.inflight.get(key); running != null && Date.now() < deadline; running = this.inflight.get(key)) {
+      await Promise.race([running.catch(() => {}), sleep(deadline - Date.now())])
     }
     const run = this.fetchOnce(request)
     this.inflight.set(key, run)
