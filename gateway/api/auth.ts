@@ -5,42 +5,32 @@
  */
 import type { FastifyRequest } from 'fastify'
 import type { ObjectStoreApi } from '../../node/objects/object-store-api.ts'
-import type { TenantRecord } from '../../node/objects/types.ts'
 import { FdnError } from '../../protocol/errors.ts'
-import { requestAuthKind, verifyRequest, verifiedBody } from '../s3/auth/index.ts'
-import type { AuthResult, VerifiedBody } from '../s3/auth/index.ts'
+import { requestAuthKind, verifiedBody } from '../s3/auth/index.ts'
+import type { VerifiedBody } from '../s3/auth/index.ts'
+import { verifyTenantRequest } from '../s3/caller.ts'
+import type { Caller } from '../s3/caller.ts'
 import { wireUrl } from '../s3/context.ts'
 import { rawBody } from '../s3/request-body.ts'
 
-export interface ApiCaller {
-  readonly auth: AuthResult
-  readonly tenant: TenantRecord
-}
-
 /** Verifies the request's signature; FdnError unauthorized (none), or the S3 checks' errors (mapped by error-map.ts). */
-export async function authenticate (request: FastifyRequest, objects: ObjectStoreApi): Promise<ApiCaller> {
+export async function authenticate (request: FastifyRequest, objects: ObjectStoreApi): Promise<Caller> {
   const url = wireUrl(request.raw)
   const q = url.indexOf('?')
   const signed = { method: request.method, rawPath: q === -1 ? url : url.slice(0, q), rawQuery: q === -1 ? '' : url.slice(q + 1), headers: request.headers }
   if (requestAuthKind(signed) === 'none') {
     throw new FdnError('unauthorized', 'the retrieve API needs a request signed with the tenant\'s S3 credentials (AWS SigV4, service s3)')
   }
-  let tenant: TenantRecord | undefined
-  const auth = await verifyRequest(signed, async (accessKeyId) => {
-    const found = await objects.credentials(accessKeyId)
-    tenant = found?.tenant
-    return found?.secret
-  })
-  return { auth, tenant: tenant! }
+  return await verifyTenantRequest(signed, objects)
 }
 
 /** The request body as signed: the payload hash, Content-Length and aws-chunked framing checked while it streams. */
-export function signedBody (request: FastifyRequest, caller: ApiCaller, maxSize: number, objectHashesFromConsumer = false): VerifiedBody {
+export function signedBody (request: FastifyRequest, caller: Caller, maxSize: number, objectHashesFromConsumer = false): VerifiedBody {
   return verifiedBody(rawBody(request), caller.auth, request.headers, { maxSize, objectHashesFromConsumer })
 }
 
 /** A small signed body (a JSON document), read whole. */
-export async function smallSignedBody (request: FastifyRequest, caller: ApiCaller, maxSize: number): Promise<Buffer> {
+export async function smallSignedBody (request: FastifyRequest, caller: Caller, maxSize: number): Promise<Buffer> {
   const chunks: Uint8Array[] = []
   for await (const chunk of signedBody(request, caller, maxSize)) chunks.push(chunk)
   return Buffer.concat(chunks)

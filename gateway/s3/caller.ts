@@ -10,7 +10,7 @@ import type { ObjectStoreApi } from '../../node/objects/object-store-api.ts'
 import type { TenantRecord } from '../../node/objects/types.ts'
 import type { ObjectKey, TenantName } from '../../protocol/names.ts'
 import { verifyRequest } from './auth/index.ts'
-import type { AuthResult } from './auth/index.ts'
+import type { AuthResult, SignedRequest } from './auth/index.ts'
 import type { S3Request } from './context.ts'
 import { s3Error } from './errors.ts'
 
@@ -21,15 +21,17 @@ export interface Caller {
 
 /** Verifies the request's SigV4 signature (header or presigned) against the tenant's secret. */
 export async function authenticate (s3: S3Request, objects: ObjectStoreApi): Promise<Caller> {
+  return await verifyTenantRequest({ method: s3.method, rawPath: s3.rawPath, rawQuery: s3.rawQuery, headers: s3.headers }, objects)
+}
+
+/** A signed request's tenant: the S3 API and the retrieve API both sign with the tenant's S3 keys. */
+export async function verifyTenantRequest (request: SignedRequest, objects: ObjectStoreApi): Promise<Caller> {
   let tenant: TenantRecord | undefined
-  const auth = await verifyRequest(
-    { method: s3.method, rawPath: s3.rawPath, rawQuery: s3.rawQuery, headers: s3.headers },
-    async (accessKeyId) => {
-      const found = await objects.credentials(accessKeyId)
-      tenant = found?.tenant
-      return found?.secret
-    }
-  )
+  const auth = await verifyRequest(request, async (accessKeyId) => {
+    const found = await objects.credentials(accessKeyId)
+    tenant = found?.tenant
+    return found?.secret
+  })
   return { auth, tenant: tenant! }
 }
 

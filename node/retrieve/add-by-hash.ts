@@ -2,7 +2,7 @@ import type { CID } from 'multiformats/cid'
 import { cidString } from '../../protocol/cid.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import type { TenantName } from '../../protocol/names.ts'
-import { isFetchableMediaType } from '../fetcher/media-policy.ts'
+import { requireMedia } from './media-check.ts'
 import { holdMedia } from '../objects/media-refs.ts'
 import type { MediaStore } from '../store/media-store.ts'
 import type { BlobRecord } from '../store/records.ts'
@@ -18,7 +18,7 @@ export async function addByHash (store: MediaStore, tenant: TenantName, cid: CID
     if (blob.record.cid !== want) {
       throw new FdnError('digest_mismatch', `the body is ${blob.record.cid} under fdn's CID profile (raw leaves, 1 MiB chunks), not ${want}: nothing was kept`)
     }
-    if (!isFetchableMediaType(blob.record.mediaType)) throw new FdnError('media_type_not_allowed', `the body is ${blob.record.mediaType}, not an image, video or audio file`)
+    requireMedia(blob.record.mediaType, 'the body')
     await holdMedia(tx, tenant, want, blob.record.size, { blob })
     return (await tx.get('blob', want))!
   })
@@ -26,6 +26,6 @@ export async function addByHash (store: MediaStore, tenant: TenantName, cid: CID
 
 /** The tenant holds a blob the node has already (an add by hash whose body need not be read). */
 export async function holdExisting (store: MediaStore, tenant: TenantName, blob: BlobRecord): Promise<void> {
-  if (!isFetchableMediaType(blob.mediaType)) throw new FdnError('media_type_not_allowed', `${blob.cid} is ${blob.mediaType}, not an image, video or audio file`)
+  requireMedia(blob.mediaType, blob.cid)
   await store.transact(async tx => { await holdMedia(tx, tenant, blob.cid, blob.size) })
 }

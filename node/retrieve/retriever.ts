@@ -9,7 +9,7 @@ import { cidInUrl, mediaFacts, normaliseUrl, parseDigestMultibase } from '../../
 import type { RetrieveRequest, RetrieveResponse, RetrieveSource } from '../../protocol/retrieve-api.ts'
 import { FetchError } from '../fetcher/errors.ts'
 import { checkUrlForm } from '../fetcher/target.ts'
-import { isFetchableMediaType } from '../fetcher/media-policy.ts'
+import { requireMedia } from './media-check.ts'
 import type { SafeFetcher } from '../fetcher/safe-fetcher.ts'
 import type { Logger } from '../log.ts'
 import { holdMedia, visibleTo } from '../objects/media-refs.ts'
@@ -171,7 +171,7 @@ export class Retriever {
       }, async (tx, blob) => {
         const resolved = { ...blob.record }
         if (named != null) checkNamed(named, resolved, url)
-        if (!isFetchableMediaType(resolved.mediaType)) throw notMedia(resolved.mediaType)
+        requireMedia(resolved.mediaType, 'the file')
         await this.keep(tx, tenant, request, url, resolved, true, blob)
         return { blob: resolved, source: 'origin' as const, keptFor: self }
       })
@@ -207,7 +207,7 @@ export class Retriever {
 
 /** A blob found here or in the swarm must be media, and the file the digest names. */
 function checkFound (blob: Resolved, sha256: string | undefined): void {
-  if (!isFetchableMediaType(blob.mediaType)) throw notMedia(blob.mediaType)
+  requireMedia(blob.mediaType, 'the file')
   if (sha256 != null && blob.sha256 !== sha256) {
     throw new FdnError('digest_mismatch', `${blob.cid} has SHA-256 ${blob.sha256}, not the ${sha256} of the digestMultibase`)
   }
@@ -226,8 +226,4 @@ function checkNamed (named: CID, blob: Resolved, url: string): void {
   throw new FdnError('digest_mismatch', raw
     ? `${url} names ${cidString(named)}, but its bytes have SHA-256 ${blob.sha256}: nothing was kept`
     : `${url} names ${cidString(named)}, but its bytes rebuild ${blob.cid} under fdn's CID profile (1 MiB raw leaves): nothing was kept`)
-}
-
-function notMedia (mediaType: string): FdnError {
-  return new FdnError('media_type_not_allowed', `the file is ${mediaType}, not an image, video or audio file`)
 }

@@ -165,9 +165,9 @@ export class Swarm {
    * the cache, checked against the CID and that SHA-256. Undefined when no
    * peer has it (or FDN_NO_FETCH): the caller goes to the origin.
    */
-  async fetchForRetrieve (query: BlobQuery, signal?: AbortSignal): Promise<CidString | undefined> {
+  async fetchForRetrieve (query: BlobQuery): Promise<CidString | undefined> {
     if (this.options.noFetch || this.node.connectedPeers().length === 0) return undefined
-    const found = await this.finder.find(query, signal ?? AbortSignal.timeout(this.options.fetchTimeout))
+    const found = await this.finder.find(query, AbortSignal.timeout(this.options.fetchTimeout))
     if (found == null) return undefined
     await this.fetchToCache(parseCid(found.cid), [...found.providers, ...this.connectedTrusted()], query.sha256)
     return found.cid
