@@ -68,6 +68,39 @@ export interface StatusResponse {
   /** Blobs this node originated, by how many copies the swarm holds of each. */
   replication: ReplicationCounts
   retrieve: RetrieveCounts
+  activitypub: ActivityPubCounts
+}
+
+/** The ActivityPub actor's work since start (docs/activitypub.md). */
+export interface ActivityPubCounts {
+  /** Activities POSTed to the inbox: accepted (202), refused (4xx), turned away while busy (503). */
+  inbox: { received: number, accepted: number, refused: number, busy: number }
+  /**
+   * Deletes received (inbox and peers), applied (owner's signature checked,
+   * media removed), refused (bad signature, signer not the owner); of the
+   * applied, those forwarded by peers; peers this node's Deletes reached;
+   * blobs freed by them.
+   */
+  deletions: { received: number, applied: number, refused: number, fromPeers: number, forwardedTo: number, removedBlobs: number }
+  prefetch: PrefetchCounts
+  /** Relays followed, by state. */
+  relays: { accepted: number, pending: number, other: number }
+}
+
+export interface PrefetchCounts {
+  /** Attachments of relayed posts offered by the inbox. */
+  offered: number
+  /** Attachments put in the queue. */
+  queued: number
+  /** Downloads that succeeded, and their bytes. */
+  fetched: number
+  bytes: number
+  /** Not fetched by choice: type not allowed, already queued, or the daily budget spent. */
+  skipped: number
+  /** Downloads that failed. */
+  failed: number
+  /** Refused because the queue was full. */
+  dropped: number
 }
 
 export interface SwarmStatus {

@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'unavailable'
   | 'fetch_timeout'
   | 'internal'
+  /** Removed by its ActivityPub owner's Delete: 410 on the public paths. */
+  | 'gone'
   // the retrieve API
   | 'invalid_digest'
   | 'digest_mismatch'

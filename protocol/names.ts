@@ -7,6 +7,9 @@ export type ObjectKey = string & { readonly __brand: 'ObjectKey' }
 
 export const MAX_KEY_BYTES = 1024
 
+/** First path segments the public listener routes itself: a bucket of that name could not be reached path-style. */
+export const RESERVED_TENANT_NAMES: readonly string[] = ['ipfs', 'api', 'actor', 'inbox', 'nodeinfo', 'healthz', 'readyz']
+
 /**
  * S3's bucket naming rules, without dots, so every tenant also works as a
  * virtual host (`{bucket}.{FDN_S3_DOMAIN}`) under one wildcard certificate.
@@ -17,6 +20,9 @@ export function parseTenantName (name: string): TenantName {
   }
   if (name.startsWith('xn--') || name.endsWith('-s3alias')) {
     throw new FdnError('invalid_request', `'${name}' uses a prefix or suffix S3 reserves`)
+  }
+  if (RESERVED_TENANT_NAMES.includes(name)) {
+    throw new FdnError('invalid_request', `'${name}' is a path of fdn's public listener (${RESERVED_TENANT_NAMES.join(', ')} are reserved): choose another tenant name`)
   }
   return name as TenantName
 }

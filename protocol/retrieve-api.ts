@@ -12,6 +12,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { RAW_CODEC, SHA2_256 } from './cid-profile.ts'
 import { cidString, parseCid } from './cid.ts'
 import type { CidString } from './cid.ts'
+import { isHttpUri } from './activitypub.ts'
 import { FdnError } from './errors.ts'
 import { parseObjectKey } from './names.ts'
 import type { ObjectKey } from './names.ts'
@@ -87,8 +88,8 @@ export function parseRetrieveRequest (value: unknown): RetrieveRequest {
     if (typeof body.key !== 'string') throw new FdnError('invalid_request', 'key must be a string')
     request.key = parseObjectKey(body.key)
   }
-  if (body.actor !== undefined) request.actor = httpUrlField(body.actor, 'actor')
-  if (body.status !== undefined) request.status = httpUrlField(body.status, 'status')
+  if (body.actor !== undefined) request.actor = activityPubId(body.actor, 'actor')
+  if (body.status !== undefined) request.status = activityPubId(body.status, 'status')
   if (body.digestMultibase !== undefined) {
     if (typeof body.digestMultibase !== 'string') throw new FdnError('invalid_digest', 'digestMultibase must be a string')
     parseDigestMultibase(body.digestMultibase)
@@ -107,6 +108,13 @@ function httpUrlField (value: unknown, name: string): string {
   if (value.length > MAX_API_URL_LENGTH) throw new FdnError('invalid_request', `${name} is longer than ${MAX_API_URL_LENGTH} characters`)
   if (!URL.canParse(value)) throw new FdnError('invalid_request', `${name} is not an absolute URL`)
   return value
+}
+
+/** An actor's or status's ID: the http(s) URI the owner's Delete will name. */
+function activityPubId (value: unknown, name: string): string {
+  const url = httpUrlField(value, name)
+  if (!isHttpUri(url)) throw new FdnError('invalid_request', `${name} must be an http(s) URI without credentials, spaces or control characters`)
+  return url
 }
 
 /**

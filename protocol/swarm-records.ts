@@ -81,7 +81,34 @@ export interface Manifest {
   objects: ManifestObject[]
 }
 
-export type SwarmRecord = Attestation | Release | Manifest
+/** An HTTP request as a node's inbox received it: what a peer needs to check its signature again. */
+export interface ForwardedRequest {
+  method: string
+  /** The scheme and host the request was addressed to (RFC 9421's @target-uri is rebuilt from them). */
+  scheme: 'http' | 'https'
+  /** Path and query. */
+  url: string
+  /** Lower-case names; the signature's headers, the digests, Date and Host. */
+  headers: Record<string, string>
+  /** base64 of the body's exact bytes. */
+  body: string
+}
+
+/**
+ * "An owner signed this Delete and I applied it": the original activity as
+ * received, so every peer checks the owner's own signature, and the blobs
+ * the origin removed for it (a trusted peer drops its cache copies of them).
+ */
+export interface Deletion {
+  type: 'fdn/deletion'
+  v: 1
+  origin: string
+  time: string
+  request: ForwardedRequest
+  cids: CidString[]
+}
+
+export type SwarmRecord = Attestation | Release | Manifest | Deletion
 export type SwarmRecordType = SwarmRecord['type']
 
 export interface Signed<T extends SwarmRecord> {
@@ -105,6 +132,10 @@ export const MAX_HEADERS = 16
 export const MAX_HEADER_BYTES = 8 * 1024
 export const MAX_PARTS = 10_000
 export const MAX_REPLICAS = 16
+/** A forwarded Delete's body: an activity this large is no Delete. */
+export const MAX_FORWARDED_BODY_BYTES = 32 * 1024
+/** Blobs one deletion record names; more go in further records. */
+export const MAX_DELETION_CIDS = 300
 
 const ED25519_SIGNATURE_BYTES = 64
 const SIGNATURE_RE = /^[A-Za-z0-9_-]{86}$/
@@ -211,6 +242,7 @@ export function checkPayload<K extends SwarmRecordType> (value: unknown, type: K
     case 'fdn/attestation': checkAttestation(value); break
     case 'fdn/release': checkRelease(value); break
     case 'fdn/manifest': checkManifest(value); break
+    case 'fdn/deletion': checkDeletion(value); break
     default: throw invalid(`unknown record type ${describe(type)}`)
   }
   return value as unknown as Extract<SwarmRecord, { type: K }>
@@ -402,6 +434,26 @@ function checkRelease (value: Record<string, unknown>): void {
   checkCid(r.cid, 'release.cid')
   checkPeerId(r.origin, 'release.origin')
   checkTime(r.time, 'release.time')
+}
+
+function checkDeletion (value: Record<string, unknown>): void {
+  const d = exactObject(value, 'deletion', ['type', 'v', 'origin', 'time', 'request', 'cids'])
+  checkV(d.v, 'deletion')
+  checkPeerId(d.origin, 'deletion.origin')
+  checkTime(d.time, 'deletion.time')
+  const r = exactObject(d.request, 'deletion.request', ['method', 'scheme', 'url', 'headers', 'body'])
+  if (r.method !== 'POST') throw invalid('deletion.request.method must be POST')
+  if (r.scheme !== 'http' && r.scheme !== 'https') throw invalid('deletion.request.scheme must be http or https')
+  if (typeof r.url !== 'string' || !r.url.startsWith('/') || r.url.length > 2048) throw invalid('deletion.request.url must be a path of at most 2048 characters')
+  if (!isPlainObject(r.headers)) throw invalid('deletion.request.headers must be an object')
+  const headers = Object.entries(r.headers)
+  if (headers.length > MAX_HEADERS) throw invalid(`deletion.request.headers has more than ${MAX_HEADERS} entries`)
+  for (const [name, header] of headers) {
+    if (!/^[a-z0-9-]{1,64}$/.test(name) || typeof header !== 'string' || header.length > MAX_HEADER_BYTES) throw invalid(`deletion.request.headers.${name.slice(0, 64)} is not a header of at most ${MAX_HEADER_BYTES} bytes`)
+  }
+  if (typeof r.body !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(r.body) || r.body.length > Math.ceil(MAX_FORWARDED_BODY_BYTES / 3) * 4) throw invalid(`deletion.request.body must be the base64 of at most ${MAX_FORWARDED_BODY_BYTES} bytes`)
+  if (!Array.isArray(d.cids) || d.cids.length > MAX_DELETION_CIDS) throw invalid(`deletion.cids must be an array of at most ${MAX_DELETION_CIDS} CIDs`)
+  d.cids.forEach((cid: unknown, i: number) => checkCid(cid, `deletion.cids[${i}]`))
 }
 
 const MANIFEST_FIELDS = ['type', 'v', 'origin', 'tenant', 'version', 'time', 'tenantRecord', 'objects']

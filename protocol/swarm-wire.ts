@@ -1,7 +1,7 @@
 import type { CidString } from './cid.ts'
 import { FdnError } from './errors.ts'
 import { checkCid, checkSigned, checkTenant, checkVersion, exactObject, isPlainObject, parseJson } from './swarm-records.ts'
-import type { Attestation, Release, Signed } from './swarm-records.ts'
+import type { Attestation, Deletion, Release, Signed } from './swarm-records.ts'
 
 /**
  * Messages of the node's own libp2p protocols. One request and one response
@@ -16,6 +16,8 @@ export const REPLICATE_PROTOCOL = '/fdn/replicate/1.0.0'
 export const RECOVER_PROTOCOL = '/fdn/recover/1.0.0'
 /** Which blob do you hold: by CID, or by the whole file's SHA-256 (asked by the retrieve API before it goes to an origin). */
 export const FIND_PROTOCOL = '/fdn/find/1.0.0'
+/** An owner's Delete, forwarded to the swarm. */
+export const DELETE_PROTOCOL = '/fdn/delete/1.0.0'
 export const MAX_MESSAGE_BYTES = 64 * 1024
 /** How many CIDs one 'check' request (and its answer) may carry. */
 export const MAX_CHECK_CIDS = 1000
@@ -54,7 +56,14 @@ export type FindResponse =
   | { ok: true, cid?: CidString }
   | { ok: false, code: RefusalCode, message: string }
 
-export type SwarmMessage = ReplicateRequest | ReplicateResponse | RecoverRequest | RecoverResponse | FindRequest | FindResponse
+export type DeleteRequest = { op: 'deletion', record: Signed<Deletion> }
+
+/** `applied`: the owner's signature checked out and the deletion was carried out here. */
+export type DeleteResponse =
+  | { ok: true, applied: boolean }
+  | { ok: false, code: RefusalCode, message: string }
+
+export type SwarmMessage = ReplicateRequest | ReplicateResponse | RecoverRequest | RecoverResponse | FindRequest | FindResponse | DeleteRequest | DeleteResponse
 
 const utf8 = new TextEncoder()
 
@@ -139,6 +148,24 @@ export function decodeFindResponse (bytes: Uint8Array): FindResponse {
     return m.cid === undefined ? { ok: true } : { ok: true, cid: checkCid(m.cid, 'find response cid') }
   }
   return refusal(value, 'find response')
+}
+
+/** Shape only: the record's and the owner's signatures are checked by the receiver. */
+export function decodeDeleteRequest (bytes: Uint8Array): DeleteRequest {
+  const value = parse(bytes, 'delete request')
+  if (value.op !== 'deletion') throw unknownOp(value.op, 'delete request')
+  const m = exactObject(value, 'delete request', ['op', 'record'])
+  return { op: 'deletion', record: checkSigned(m.record, 'fdn/deletion') }
+}
+
+export function decodeDeleteResponse (bytes: Uint8Array): DeleteResponse {
+  const value = parse(bytes, 'delete response')
+  if (value.ok === true) {
+    const m = exactObject(value, 'delete response', ['ok', 'applied'])
+    if (typeof m.applied !== 'boolean') throw invalid('delete response applied must be a boolean')
+    return { ok: true, applied: m.applied }
+  }
+  return refusal(value, 'delete response')
 }
 
 function parse (bytes: Uint8Array, what: string): Record<string, unknown> {

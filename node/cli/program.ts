@@ -8,6 +8,7 @@ import { initCommand } from './commands/init.ts'
 import { gcCommand, verifyCommand } from './commands/maintenance.ts'
 import { peersCommand } from './commands/peers.ts'
 import { recoverCommand } from './commands/recover.ts'
+import { relayCommand } from './commands/relay.ts'
 import { startCommand } from './commands/start.ts'
 import type { StartDaemon } from './commands/start.ts'
 import { statusCommand } from './commands/status.ts'
@@ -30,6 +31,7 @@ export function createProgram (deps: CliDependencies): Command {
   statusCommand(program)
   peersCommand(program)
   tenantCommand(program)
+  relayCommand(program)
   recoverCommand(program)
   verifyCommand(program)
   gcCommand(program)

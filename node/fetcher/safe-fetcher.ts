@@ -15,7 +15,7 @@ import type { Target } from './target.ts'
 
 /**
  * The node's one outbound HTTP client (retrieve-by-URL, ActivityPub key
- * fetches, relay prefetch). Every hop is checked before a byte is sent —
+ * fetches and deliveries, relay prefetch). Every hop is checked before a byte is sent —
  * scheme, credentials, port, and every address the host resolves to — and the
  * connection goes to the checked address itself (the resolver runs once per
  * hop; no second lookup, so no DNS rebinding). Redirects are followed by hand
@@ -57,9 +57,35 @@ export interface FetchOptions {
   maxBytes?: number
 }
 
+/**
+ * Signs one outgoing request (HTTP Signatures): the headers it returns (host,
+ * date, digest, signature…) are sent as they are, over the fetcher's own.
+ * Called once per hop, with that hop's URL, so a redirected GET is signed for
+ * the host and path it goes to.
+ */
+export type RequestSigner = (request: { method: string, url: URL, body?: Uint8Array }) => Record<string, string>
+
 export interface JsonFetchOptions extends FetchOptions {
   /** The Accept header. Default: the ActivityPub media types. */
   accept?: string
+  /** Signs every hop (ActivityPub "authorized fetch"). */
+  sign?: RequestSigner
+}
+
+export interface PostOptions {
+  sign?: RequestSigner
+  signal?: AbortSignal
+  /** Default `application/activity+json`. */
+  contentType?: string
+  /** Most bytes of the answer's body kept; the rest is not read. Default 64 KiB. */
+  maxResponseBytes?: number
+}
+
+/** The answer to a POST: a 2xx status, and the start of its body (decoded as UTF-8). */
+export interface PostResult {
+  status: number
+  url: string
+  body: string
 }
 
 /** Byte counts of one fetch, growing while it streams. */
@@ -113,6 +139,9 @@ export const DEFAULT_TIMEOUT_MS = 30_000
 export const DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 export const DEFAULT_MAX_REDIRECTS = 5
 export const DEFAULT_JSON_MAX_BYTES = 1024 * 1024
+export const DEFAULT_POST_RESPONSE_BYTES = 64 * 1024
+/** Characters of a refusal's body quoted in the error: relays explain why there. */
+const REFUSAL_EXCERPT_CHARS = 200
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 const OK = new Set([200, 203])
@@ -327,6 +356,15 @@ class BodyReader {
   }
 }
 
+/** What one hop sends: the method, the Accept header, the body and how to sign it. */
+interface HopRequest {
+  method: 'GET' | 'POST'
+  accept: string
+  sign?: RequestSigner
+  body?: Buffer
+  contentType?: string
+}
+
 interface Exchange {
   transfer: Transfer
   target: Target
@@ -372,7 +410,7 @@ export class SafeFetcher {
    */
   async fetchMedia (url: string, options: FetchOptions = {}): Promise<FetchedMedia> {
     const maxBytes = positive('maxBytes', options.maxBytes ?? this.maxBytes)
-    const { transfer, target, res, redirects } = await this.exchange(url, MEDIA_ACCEPT, options.signal)
+    const { transfer, target, res, redirects } = await this.exchange(url, { method: 'GET', accept: MEDIA_ACCEPT }, options.signal)
     const finalUrl = target.url.href
     try {
       const contentLength = this.checkHead(res, finalUrl, maxBytes)
@@ -404,7 +442,8 @@ export class SafeFetcher {
   /** Fetches and parses a JSON document (ActivityPub objects, WebFinger); its Content-Type must be JSON. Default limit 1 MiB. */
   async fetchJson (url: string, options: JsonFetchOptions = {}): Promise<FetchedJson> {
     const maxBytes = positive('maxBytes', options.maxBytes ?? DEFAULT_JSON_MAX_BYTES)
-    const { transfer, target, res, redirects } = await this.exchange(url, options.accept ?? ACTIVITYPUB_ACCEPT, options.signal)
+    const hop: HopRequest = { method: 'GET', accept: options.accept ?? ACTIVITYPUB_ACCEPT, sign: options.sign }
+    const { transfer, target, res, redirects } = await this.exchange(url, hop, options.signal)
     const finalUrl = target.url.href
     try {
       const contentLength = this.checkHead(res, finalUrl, maxBytes)
@@ -436,6 +475,50 @@ export class SafeFetcher {
     }
   }
 
+  /**
+   * POSTs a JSON document (an ActivityPub delivery) with the same guard,
+   * limits and counters as a fetch. Redirects are never followed: a 3xx is an
+   * `http_status` error naming its Location. Resolves on a 2xx with the start
+   * of the answer (at most `maxResponseBytes`; the POST took effect whatever
+   * follows); any other status is an `http_status` error quoting the start of
+   * the body.
+   */
+  async postJson (url: string, body: unknown, options: PostOptions = {}): Promise<PostResult> {
+    const maxResponseBytes = positive('maxResponseBytes', options.maxResponseBytes ?? DEFAULT_POST_RESPONSE_BYTES)
+    const bytes = Buffer.from(JSON.stringify(body), 'utf8')
+    const hop: HopRequest = { method: 'POST', accept: ACTIVITYPUB_ACCEPT, sign: options.sign, body: bytes, contentType: options.contentType ?? 'application/activity+json' }
+    const transfer = this.startTransfer(url, options.signal)
+    try {
+      const target = checkUrl(url, this.allowedPorts)
+      const res = await this.openHop(target, transfer, hop)
+      const status = res.statusCode ?? 0
+      const finalUrl = target.url.href
+      if (status >= 300 && status < 400) {
+        const location = res.headers.location
+        throw new FetchError('http_status', finalUrl, `the server answered ${status}${location == null || location === '' ? '' : ` redirecting to ${urlForMessage(location)}`}; a POST is not redirected`, { status })
+      }
+      if (status < 200 || status > 299) {
+        const excerpt = (await readPrefix(transfer, res, finalUrl, REFUSAL_EXCERPT_CHARS * 4).catch(() => Buffer.alloc(0))).toString('utf8').slice(0, REFUSAL_EXCERPT_CHARS).trim()
+        throw new FetchError('http_status', finalUrl, `the server answered ${status}${excerpt === '' ? '' : `: ${excerpt}`}`, { status })
+      }
+      const text = (await readPrefix(transfer, res, finalUrl, maxResponseBytes)).toString('utf8')
+      transfer.complete()
+      return { status, url: finalUrl, body: text }
+    } catch (err) {
+      throw this.failWith(transfer, err)
+    }
+  }
+
+  /** Starts counting one fetch or POST, and adds it to `stats` when it ends. */
+  private startTransfer (url: string, signal: AbortSignal | undefined): Transfer {
+    this.stats.fetches++
+    return new Transfer(url, this.timeoutMs, signal, (done, ok) => {
+      if (!ok) this.stats.failures++
+      this.stats.bytesReceived += done.bytesReceived
+      this.stats.wireBytes += done.wireBytes
+    })
+  }
+
   private failWith (transfer: Transfer, err: unknown): FetchError {
     const error = transfer.failure ?? (err instanceof FetchError ? err : new FetchError('bad_response', transfer.currentUrl, errorMessage(err), { cause: err }))
     transfer.fail(error)
@@ -457,18 +540,13 @@ export class SafeFetcher {
   }
 
   /** Follows redirects until a 200, checking every hop. */
-  private async exchange (raw: string, accept: string, signal: AbortSignal | undefined): Promise<Exchange> {
-    this.stats.fetches++
-    const transfer = new Transfer(raw, this.timeoutMs, signal, (done, ok) => {
-      if (!ok) this.stats.failures++
-      this.stats.bytesReceived += done.bytesReceived
-      this.stats.wireBytes += done.wireBytes
-    })
+  private async exchange (raw: string, hop: HopRequest, signal: AbortSignal | undefined): Promise<Exchange> {
+    const transfer = this.startTransfer(raw, signal)
     const redirects: string[] = []
     try {
       let target = checkUrl(raw, this.allowedPorts)
       for (;;) {
-        const res = await this.openHop(target, transfer, accept)
+        const res = await this.openHop(target, transfer, hop)
         const status = res.statusCode ?? 0
         if (REDIRECTS.has(status)) {
           const location = res.headers.location
@@ -528,7 +606,7 @@ export class SafeFetcher {
   }
 
   /** Connects to a checked address of the hop and sends the request; resolves with the response head. */
-  private async openHop (target: Target, transfer: Transfer, accept: string): Promise<IncomingMessage> {
+  private async openHop (target: Target, transfer: Transfer, hop: HopRequest): Promise<IncomingMessage> {
     const url = target.url.href
     transfer.currentUrl = url
     if (transfer.failure != null) throw transfer.failure
@@ -538,14 +616,20 @@ export class SafeFetcher {
     const headers: OutgoingHttpHeaders = {
       host: target.url.host,
       'user-agent': this.userAgent,
-      accept,
+      accept: hop.accept,
       'accept-encoding': 'identity',
-      connection: 'close'
+      connection: 'close',
+      ...(hop.body == null ? {} : { 'content-type': hop.contentType, 'content-length': String(hop.body.length) })
+    }
+    if (hop.sign != null) {
+      // signed headers go out exactly as signed, over the fetcher's own: `host` is the URL's host, which is what a signer signs
+      const signed = hop.sign({ method: hop.method, url: target.url, body: hop.body })
+      for (const [name, value] of Object.entries(signed)) headers[name.toLowerCase()] = value
     }
     const options = {
       host: target.host,
       port: target.port,
-      method: 'GET',
+      method: hop.method,
       path: `${target.url.pathname}${target.url.search}`,
       headers,
       agent: false as const,
@@ -588,9 +672,32 @@ export class SafeFetcher {
         resolve(res)
       })
     })
-    req.end()
+    req.end(hop.body)
     return await transfer.race(head)
   }
+}
+
+/**
+ * Reads a body up to `maxBytes` and stops there: the answer to a POST, which
+ * is informational (its status said whether the POST took effect).
+ */
+async function readPrefix (transfer: Transfer, res: IncomingMessage, url: string, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let length = 0
+  const read = async (): Promise<void> => {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      transfer.bytesReceived += chunk.length
+      chunks.push(chunk)
+      length += chunk.length
+      if (length >= maxBytes) return
+    }
+  }
+  try {
+    await transfer.race(read())
+  } catch (err) {
+    throw transfer.failure ?? new FetchError('bad_response', url, `the body broke off: ${errorMessage(err)}`, { cause: err })
+  }
+  return Buffer.concat(chunks).subarray(0, maxBytes)
 }
 
 /** The body as an iterable that can be read once: the sniffed head, then the rest. */
