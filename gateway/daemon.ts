@@ -23,6 +23,8 @@ import { apiSurface, handleExpectContinue, isAddByHash } from './api/index.ts'
 import { SafeFetcher } from '../node/fetcher/safe-fetcher.ts'
 import { Retriever } from '../node/retrieve/retriever.ts'
 import { s3Surface, virtualHostRewrite } from './s3/index.ts'
+import { activityPubSurface } from './activitypub/index.ts'
+import { NodeActor } from '../node/activitypub/node-actor.ts'
 
 export interface Daemon {
   peerId: string
@@ -90,10 +92,24 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
     maxBytes: config.originMaxSize
   })
   const retriever = new Retriever({ store, objects, swarm, fetcher, maxSize: config.originMaxSize, publicUrl, log })
+  const actor = await NodeActor.start({
+    dataDir: config.data,
+    name: config.actorName,
+    publicUrl,
+    store,
+    objects,
+    retriever,
+    fetcher,
+    swarm,
+    prefetch: { maxSize: config.prefetchMaxSize, types: config.prefetchTypes, budget: config.prefetchBudget, rate: config.prefetchRate },
+    tenants: async () => (await tenants.list()).length,
+    log
+  })
 
   const publicApp = createServer(log, virtualHostRewrite(config.s3Domain))
   handleExpectContinue(publicApp.server, req => isAddByHash(req.method, req.url))
   await publicApp.register(publicSurface, { store, swarm, isReady: () => ready })
+  await publicApp.register(activityPubSurface, { actor, publicUrl })
   await publicApp.register(apiSurface, { store, objects, retriever, maxObjectSize: config.maxObjectSize, publicUrl })
   await publicApp.register(s3Surface, { objects, maxObjectSize: config.maxObjectSize, s3Domain: config.s3Domain, aliasMode: config.aliasMode, log })
   const adminApp = createServer(log)
@@ -106,10 +122,11 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
       ...stats,
       ...await swarm.status(),
-      retrieve: retriever.counters()
+      retrieve: retriever.counters(),
+      activitypub: await actor.counters()
     }
   }
-  await adminApp.register(adminSurface, { store, token, maxObjectSize: config.maxObjectSize, status, tenants, objects, publicUrl, swarm })
+  await adminApp.register(adminSurface, { store, token, maxObjectSize: config.maxObjectSize, status, tenants, objects, publicUrl, swarm, relays: actor.relays })
   const expiry = startUploadExpiry(objects, config.uploadExpiry, log)
 
   try {
@@ -117,6 +134,7 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
     await adminApp.listen({ host: config.adminListen.host, port: config.adminListen.port })
   } catch (err) {
     await Promise.allSettled([publicApp.close(), adminApp.close()])
+    await actor.stop()
     await swarm.stop()
     await store.close()
     throw err
@@ -146,6 +164,7 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
       await Promise.all([publicApp.close(), adminApp.close()])
       clearInterval(sweep)
       clearTimeout(timer)
+      await actor.stop()
       await swarm.stop()
       await store.close()
       log.info('fdn node stopped')

@@ -12,6 +12,7 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
   invalid_range: 416,
   not_found: 404,
+  gone: 410,
   no_such_bucket: 404,
   no_such_key: 404,
   no_such_upload: 404,

@@ -8,6 +8,8 @@ import type { MediaStore } from '../../node/store/media-store.ts'
 import { requireBearer } from './auth.ts'
 import { tenantRoutes } from './tenants.ts'
 import type { TenantRoutesOptions } from './tenants.ts'
+import { relayRoutes } from './relays.ts'
+import type { RelayRoutesOptions } from './relays.ts'
 
 /** What the admin API asks of the swarm. */
 export interface SwarmAdmin {
@@ -15,7 +17,7 @@ export interface SwarmAdmin {
   recover: (progress: (event: RecoverEvent) => void) => Promise<RecoverReport>
 }
 
-export interface AdminSurfaceOptions extends TenantRoutesOptions {
+export interface AdminSurfaceOptions extends TenantRoutesOptions, RelayRoutesOptions {
   store: MediaStore
   token: string
   maxObjectSize: number
@@ -42,6 +44,7 @@ export async function adminSurface (app: FastifyInstance, options: AdminSurfaceO
   })
   await app.register(blobRoutes, options)
   await app.register(tenantRoutes, options)
+  await app.register(relayRoutes, options)
 }
 
 async function blobRoutes (app: FastifyInstance, options: AdminSurfaceOptions): Promise<void> {

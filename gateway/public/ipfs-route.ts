@@ -49,11 +49,12 @@ export async function ipfsRoutes (app: FastifyInstance, { store, swarm }: IpfsRo
     reply.header('x-ipfs-path', `/ipfs/${request.params.cid}`)
     reply.header('x-ipfs-roots', cidString(cid))
     reply.header('cache-control', IMMUTABLE)
-    if (swarm != null && !await isLocal(store, cid)) {
-      if (format.kind === 'file' && isPlainGet(request)) {
+    if (!await isLocal(store, cid)) {
+      await refuseDeleted(store, cid)
+      if (swarm != null && format.kind === 'file' && isPlainGet(request)) {
         const streamed = await streamWhileFetching(swarm, cid, request, reply)
         if (streamed !== undefined) return streamed
-      } else {
+      } else if (swarm != null) {
         await swarm.fetchForRead(cid, { signal: abortOf(reply) })
       }
     } else {
@@ -65,6 +66,11 @@ export async function ipfsRoutes (app: FastifyInstance, { store, swarm }: IpfsRo
   }
   app.route({ method: ['GET', 'HEAD'], url: '/ipfs/:cid', handler })
   app.route({ method: ['GET', 'HEAD'], url: '/ipfs/:cid/*', handler })
+}
+
+/** A blob its ActivityPub owner deleted is not fetched back from the swarm: 410, so caches drop it too. */
+async function refuseDeleted (store: MediaStore, cid: CID): Promise<void> {
+  if (await store.db.get('gone', `cid:${cidString(cid)}`) != null) throw new FdnError('gone', `${cidString(cid)} was deleted by its owner`)
 }
 
 /** Whether the node has this root: the index's cached blob record answers the hot path without touching the disk. */

@@ -49,6 +49,8 @@ const SPECS = {
   MissingSecurityHeader: { status: 400, message: 'Your request is missing a required header.' },
   NoSuchBucket: { status: 404, message: 'The specified bucket does not exist' },
   NoSuchKey: { status: 404, message: 'The specified key does not exist.' },
+  /** Not S3's: a public read of a key its ActivityPub owner deleted (docs/activitypub.md). */
+  Gone: { status: 410, message: 'The media at this key was deleted by its owner.' },
   NoSuchUpload: { status: 404, message: 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.' },
   NotImplemented: { status: 501, message: 'A header you provided implies functionality that is not implemented' },
   // S3 sends 304 with an empty body: the code is here so conditional reads can

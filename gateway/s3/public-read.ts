@@ -43,6 +43,7 @@ export async function publicRead (env: S3Env, s3: S3Request, request: FastifyReq
   try {
     record = await env.objects.head(s3.bucket as TenantName, s3.key as ObjectKey)
   } catch (err) {
+    if (err instanceof FdnError && err.code === 'no_such_key' && await env.objects.deletedByOwner(s3.bucket as TenantName, s3.key as ObjectKey)) throw s3Error('Gone')
     if (err instanceof FdnError && (err.code === 'no_such_key' || err.code === 'no_such_bucket')) throw s3Error('AccessDenied')
     throw err
   }

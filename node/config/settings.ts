@@ -1,4 +1,4 @@
-import { parseBoolean, parseChoice, parseCount, parseDomain, parseDuration, parseListen, parsePath, parsePeerAddresses, parsePeerIds, parseSize, parseSwarmListen, parseUrl } from './values.ts'
+import { parseActorName, parseBoolean, parseChoice, parseMediaTypes, parseCount, parseDomain, parseDuration, parseListen, parsePath, parsePeerAddresses, parsePeerIds, parseSize, parseSwarmListen, parseUrl } from './values.ts'
 import type { ListenAddress } from './values.ts'
 import { parseFetchAllow } from '../fetcher/address-policy.ts'
 import { parsePorts } from '../fetcher/target.ts'
@@ -48,6 +48,16 @@ export interface Config {
   originTimeout: number
   /** Largest media downloaded from an origin. */
   originMaxSize: number
+  /** The ActivityPub actor's preferredUsername (WebFinger `acct:{name}@{host}`). */
+  actorName: string
+  /** Largest attachment a relayed post's prefetch downloads. */
+  prefetchMaxSize: number
+  /** Media types (`image`, `video/mp4`…) relayed attachments are prefetched for. */
+  prefetchTypes: string[]
+  /** Bytes prefetched per day at most (0 turns prefetching off). */
+  prefetchBudget: number
+  /** Prefetch downloads started per minute at most. */
+  prefetchRate: number
   uploadExpiry: number
   maxObjectSize: number
   blockCache: number
@@ -92,6 +102,11 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'originConnectTimeout', env: 'FDN_ORIGIN_CONNECT_TIMEOUT', flag: '--origin-connect-timeout', default: '5s', describe: 'how long resolving and connecting to an origin server may take', parse: parseDuration },
   { key: 'originTimeout', env: 'FDN_ORIGIN_TIMEOUT', flag: '--origin-timeout', default: '30s', describe: 'how long one download from an origin server may take, body included', parse: parseDuration },
   { key: 'originMaxSize', env: 'FDN_ORIGIN_MAX_SIZE', flag: '--origin-max-size', default: '100MB', describe: 'largest media downloaded from an origin server', parse: parseSize },
+  { key: 'actorName', env: 'FDN_ACTOR_NAME', flag: '--actor-name', default: 'fdn', describe: "the node's ActivityPub actor name (WebFinger acct:{name}@{host})", parse: parseActorName },
+  { key: 'prefetchMaxSize', env: 'FDN_PREFETCH_MAX_SIZE', flag: '--prefetch-max-size', default: '20MB', describe: 'largest attachment of a relayed post that is prefetched', parse: parseSize },
+  { key: 'prefetchTypes', env: 'FDN_PREFETCH_TYPES', flag: '--prefetch-types', default: 'image,video,audio', describe: 'comma-separated media types (image, video/mp4…) relayed attachments are prefetched for', parse: parseMediaTypes },
+  { key: 'prefetchBudget', env: 'FDN_PREFETCH_BUDGET', flag: '--prefetch-budget', default: '10GB', describe: 'bytes prefetched from relayed posts per day at most (0: no prefetching)', parse: parseSize },
+  { key: 'prefetchRate', env: 'FDN_PREFETCH_RATE', flag: '--prefetch-rate', default: '120', describe: 'prefetch downloads started per minute at most', parse: parseCount(1, 100000) },
   { key: 'uploadExpiry', env: 'FDN_UPLOAD_EXPIRY', flag: '--upload-expiry', default: '7d', describe: 'unfinished multipart uploads older than this are aborted and their parts freed', parse: parseDuration },
   { key: 'maxObjectSize', env: 'FDN_MAX_OBJECT_SIZE', flag: '--max-object-size', default: '2GB', describe: 'largest upload accepted', parse: parseSize },
   { key: 'blockCache', env: 'FDN_BLOCK_CACHE', flag: '--block-cache', default: '128MB', describe: 'memory for verified hot blocks (0 disables)', parse: parseSize },

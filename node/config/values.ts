@@ -173,3 +173,25 @@ export function parsePeerAddress (raw: string): string {
 export function parsePeerAddresses (raw: string): string[] {
   return [...new Set(parseList(raw).map(parsePeerAddress))]
 }
+
+/** An ActivityPub preferredUsername: what WebFinger's `acct:` and Mastodon's username rules accept. */
+export function parseActorName (raw: string): string {
+  if (!/^[a-z0-9_][a-z0-9_.-]{0,62}$/i.test(raw)) {
+    throw new Error(`expected a name of letters, digits, '_', '.' or '-' (at most 63), got '${raw}'`)
+  }
+  return raw
+}
+
+const MEDIA_TOP_TYPES = ['image', 'video', 'audio']
+
+/** Media types or top-level types (`image`, `video/mp4`): only image, video and audio ones, the kinds fdn fetches at all. */
+export function parseMediaTypes (raw: string): string[] {
+  const types = raw.split(',').map(entry => entry.trim().toLowerCase()).filter(entry => entry !== '')
+  for (const type of types) {
+    const [top, sub, ...rest] = type.split('/')
+    if (!MEDIA_TOP_TYPES.includes(top ?? '') || rest.length > 0 || (sub != null && !/^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/.test(sub))) {
+      throw new Error(`expected image, video or audio media types such as image,video/mp4, got '${type}'`)
+    }
+  }
+  return [...new Set(types)]
+}

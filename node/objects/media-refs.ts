@@ -45,9 +45,9 @@ export function mediaId (tenant: TenantName, cid: CidString): string {
  * anyone can read, or one the tenant holds itself. A blob held only
  * privately by others is treated as absent (an add by hash must then send
  * its bytes), so a hash never reveals, or hands over, another tenant's
- * private file.
+ * private file. The node itself (`''`) sees public blobs only.
  */
-export async function visibleTo (db: IndexDb, blob: Pick<BlobRecord, 'cid' | 'publicRefs'>, tenant: TenantName): Promise<boolean> {
+export async function visibleTo (db: IndexDb, blob: Pick<BlobRecord, 'cid' | 'publicRefs'>, tenant: TenantName | ''): Promise<boolean> {
   if (blob.publicRefs > 0) return true
   return (await db.refsOf(blob.cid)).some(ref => refTenant(ref) === tenant)
 }

@@ -22,6 +22,8 @@ export interface ObjectStoreApi {
   delete: (tenant: TenantName, key: ObjectKey) => Promise<void>
   /** No bytes move: the new key references the same blob. */
   copy: (tenant: TenantName, from: { tenant: TenantName, key: ObjectKey }, to: ObjectKey, options: CopyOptions) => Promise<ObjectRecord>
+  /** Whether the key's media was removed by its ActivityPub owner's Delete (public reads answer 410 Gone). */
+  deletedByOwner: (tenant: TenantName, key: ObjectKey) => Promise<boolean>
   setAcl: (tenant: TenantName, key: ObjectKey, acl: Acl) => Promise<void>
   list: (tenant: TenantName, options: ListOptions) => Promise<ListResult>
 

@@ -101,6 +101,10 @@ export class ObjectStore implements ObjectStoreApi {
     })
   }
 
+  async deletedByOwner (tenant: TenantName, key: ObjectKey): Promise<boolean> {
+    return await this.store.db.get('gone', `key:${objectId(tenant, key)}`) != null
+  }
+
   async setAcl (tenant: TenantName, key: ObjectKey, acl: Acl): Promise<void> {
     await this.requireTenant(tenant)
     await this.store.transact(async tx => {
@@ -296,6 +300,13 @@ export class ObjectStore implements ObjectStoreApi {
   }
 
   /** Points (tenant, key) at a blob, replacing what it pointed at, keeping the counts right. */
+  /** Removes (tenant, key) within `tx` if it still names `cid` (an owner's Delete: a key written anew since keeps its new object). */
+  async unlinkIf (tx: Tx, tenant: TenantName, key: ObjectKey, cid: CidString): Promise<boolean> {
+    if ((await tx.get('object', objectId(tenant, key)))?.cid !== cid) return false
+    await this.deleteObject(tx, tenant, key)
+    return true
+  }
+
   private async writeObject (tx: Tx, tenant: TenantName, key: ObjectKey, record: ObjectRecord, blob?: NewBlob): Promise<void> {
     const id = objectId(tenant, key)
     const tenantRecord = await tx.get('tenant', tenant)

@@ -19,12 +19,23 @@ import type { MediaStore } from '../store/media-store.ts'
 import type { BlobRecord } from '../store/records.ts'
 import type { NewBlob } from '../store/refs.ts'
 import { SingleFlight } from './single-flight.ts'
+import { recordOwner } from '../activitypub/owners.ts'
+import { addRef } from '../store/refs.ts'
+import { CACHE_HOLDER } from '../swarm/blob-cache.ts'
 
 /** The swarm as the retrieve API uses it (node/swarm/swarm.ts). */
 export interface SwarmLookup {
   /** Fetches a blob some peer holds into the cache; undefined when no peer has it. */
   fetchForRetrieve: (query: { cid: CID, sha256?: string } | { sha256: string }) => Promise<CidString | undefined>
+  /** A blob just given a `cache` reference outside the swarm (a prefetch): the cache counts it and may evict it. */
+  cached: (cid: CidString, size: number) => void
 }
+
+/** Who a retrieve is for: a tenant, or the node itself (a relayed post's prefetch, kept as cache). */
+type Holder = TenantName | typeof NODE
+
+/** The node as holder: sees only public blobs, keeps what it downloads as evictable cache. */
+const NODE = '' as const
 
 export interface RetrieverOptions {
   store: MediaStore
@@ -74,8 +85,22 @@ export class Retriever {
   }
 
   async retrieve (tenant: TenantName, request: RetrieveRequest): Promise<RetrieveResponse> {
+    return await this.counted(async () => await this.resolve(tenant, request, this.options.maxSize))
+  }
+
+  /**
+   * The node's own retrieve of a relayed post's attachment: the same steps,
+   * but what it downloads is kept as cache (bounded, evictable, charged to no
+   * tenant) and it sees only public blobs.
+   */
+  async prefetch (request: RetrieveRequest & { actor: string, status: string }, maxSize: number): Promise<RetrieveResponse> {
+    const { key: _key, ...unkeyed } = request
+    return await this.counted(async () => await this.resolve(NODE, unkeyed, Math.min(maxSize, this.options.maxSize)))
+  }
+
+  private async counted (work: () => Promise<RetrieveResponse>): Promise<RetrieveResponse> {
     try {
-      const response = await this.resolve(tenant, request)
+      const response = await work()
       this.counts[response.source]++
       return response
     } catch (err) {
@@ -84,7 +109,7 @@ export class Retriever {
     }
   }
 
-  private async resolve (tenant: TenantName, request: RetrieveRequest): Promise<RetrieveResponse> {
+  private async resolve (tenant: Holder, request: RetrieveRequest, maxSize: number): Promise<RetrieveResponse> {
     // what the URL says by itself is checked first, so a cached form of it cannot hide credentials or a bad scheme
     checkUrlForm(request.url)
     const url = normaliseUrl(request.url)
@@ -101,7 +126,7 @@ export class Retriever {
     }
     if (blob == null) {
       const self = Symbol('request')
-      const download = await this.downloads.run(url, async () => await this.fromOrigin(tenant, request, { url, sha256, named }, self))
+      const download = await this.downloads.run(url, async () => await this.fromOrigin(tenant, request, { url, sha256, named, maxSize }, self))
       blob = download.blob
       source = download.source
       if (download.keptFor === self) return this.response(blob, source, request)
@@ -115,7 +140,7 @@ export class Retriever {
   }
 
   /** A blob held here only privately by other tenants is not this tenant's to find: it is downloaded like a new one. */
-  private async visible (tenant: TenantName, blob: BlobRecord | undefined): Promise<BlobRecord | undefined> {
+  private async visible (tenant: Holder, blob: BlobRecord | undefined): Promise<BlobRecord | undefined> {
     return blob != null && await visibleTo(this.options.store.db, blob, tenant) ? blob : undefined
   }
 
@@ -152,12 +177,12 @@ export class Retriever {
    * the URL names (an `/ipfs/{cid}` URL is a promise of those bytes), and
    * keeps it for the tenant that started the download.
    */
-  private async fromOrigin (tenant: TenantName, request: RetrieveRequest, expected: { url: string, sha256: string | undefined, named: CID | undefined }, self: symbol): Promise<Download> {
-    const { url, sha256, named } = expected
+  private async fromOrigin (tenant: Holder, request: RetrieveRequest, expected: { url: string, sha256: string | undefined, named: CID | undefined, maxSize: number }, self: symbol): Promise<Download> {
+    const { url, sha256, named, maxSize } = expected
     // another request may have finished the same download between this one's cache check and now
     const done = await this.visible(tenant, await this.cached(url, sha256))
     if (done != null) return { blob: done, source: 'local' }
-    const { fetcher, store, maxSize } = this.options
+    const { fetcher, store } = this.options
     this.counts.originFetches++
     const media = await fetcher.fetchMedia(request.url, { maxBytes: maxSize })
     try {
@@ -174,6 +199,9 @@ export class Retriever {
         requireMedia(resolved.mediaType, 'the file')
         await this.keep(tx, tenant, request, url, resolved, true, blob)
         return { blob: resolved, source: 'origin' as const, keptFor: self }
+      }).then(download => {
+        if (tenant === NODE) this.options.swarm.cached(download.blob.cid, download.blob.size)
+        return download
       })
     } finally {
       media.cancel()
@@ -185,18 +213,21 @@ export class Retriever {
   /**
    * Records what a retrieve leaves behind, in one transaction: the object
    * under `key`, or the tenant's `media` reference when it was downloaded for
-   * it; the URL cache entry; the ActivityPub owner.
+   * it (the node's own download: a cache reference); the URL cache entry;
+   * the ActivityPub owner.
    */
-  private async keep (tx: Tx, tenant: TenantName, request: RetrieveRequest, url: string, blob: Resolved, downloaded: boolean, newBlob?: NewBlob): Promise<void> {
-    if (request.key != null) {
-      await this.options.objects.link(tenant, request.key, blob, { contentType: blob.mediaType }, { tx, ...(newBlob != null ? { blob: newBlob } : {}) })
+  private async keep (tx: Tx, tenant: Holder, request: RetrieveRequest, url: string, blob: Resolved, downloaded: boolean, newBlob?: NewBlob): Promise<void> {
+    const within = newBlob != null ? { blob: newBlob } : {}
+    if (tenant === NODE) {
+      if (downloaded) await addRef(tx, blob.cid, { kind: 'cache', holder: CACHE_HOLDER, public: true }, newBlob)
+    } else if (request.key != null) {
+      await this.options.objects.link(tenant, request.key, blob, { contentType: blob.mediaType }, { tx, ...within })
     } else if (downloaded) {
-      await holdMedia(tx, tenant, blob.cid, blob.size, { url, ...(newBlob != null ? { blob: newBlob } : {}) })
+      await holdMedia(tx, tenant, blob.cid, blob.size, { url, ...within })
     }
     if ((await tx.get('url', url))?.cid !== blob.cid) tx.put('url', url, { cid: blob.cid, at: new Date().toISOString() })
     if (request.actor != null) {
-      const id = `${request.actor}\n${request.status ?? ''}\n${blob.cid}`
-      if (await tx.get('owner', id) == null) tx.put('owner', id, { tenant, url, at: new Date().toISOString() })
+      await recordOwner(tx, { actor: request.actor, status: request.status ?? '', cid: blob.cid, tenant, url, ...(tenant !== NODE && request.key != null ? { key: request.key } : {}) })
     }
   }
 

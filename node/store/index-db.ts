@@ -5,7 +5,7 @@ import type { Attestation, Signed } from '../../protocol/swarm-records.ts'
 import { Mutex } from './mutex.ts'
 import { EMPTY_STATS } from './records.ts'
 import type { CidString } from '../../protocol/cid.ts'
-import type { BlobRecord, HeldRecord, ManifestPointer, MediaRecord, OwnerRecord, PlacementRecord, RefKind, RefRecord, Stats, UrlRecord } from './records.ts'
+import type { BlobRecord, GoneRecord, HeldRecord, ManifestPointer, MediaRecord, OwnerRecord, RelayRecord, PlacementRecord, RefKind, RefRecord, Stats, UrlRecord } from './records.ts'
 import type { ObjectRecord, PartRecord, TenantRecord, UploadRecord } from '../objects/types.ts'
 
 /** The tables of DESIGN.md's data model, each a sublevel with JSON values. */
@@ -48,6 +48,12 @@ export interface Tables {
   media: MediaRecord
   /** `{actor}\n{status}\n{cid}` → media an ActivityPub actor's status carries (empty status: the actor's own) */
   owner: OwnerRecord
+  /** `{tenant}\n{cid}` → how many `owner` rows name that tenant's copy of the blob (the last one's Delete releases it) */
+  owned: number
+  /** relay inbox URL → a relay this node follows */
+  relay: RelayRecord
+  /** `cid:{cid}` or `key:{tenant}/{key}` → removed by its ActivityPub owner's Delete (public reads answer 410) */
+  gone: GoneRecord
 }
 
 export type TableName = keyof Tables
@@ -56,7 +62,7 @@ type Db = Level<string, unknown>
 type Sub<V> = AbstractSublevel<Db, string | Buffer | Uint8Array, string, V>
 type Op = AbstractBatchOperation<Db, string, unknown>
 
-const TABLES: TableName[] = ['blob', 'ref', 'block', 'dag', 'meta', 'tenant', 'akey', 'object', 'upload', 'part', 'placement', 'held', 'manifest', 'attestation', 'provided', 'digest', 'url', 'media', 'owner']
+const TABLES: TableName[] = ['blob', 'ref', 'block', 'dag', 'meta', 'tenant', 'akey', 'object', 'upload', 'part', 'placement', 'held', 'manifest', 'attestation', 'provided', 'digest', 'url', 'media', 'owner', 'owned', 'relay', 'gone']
 
 export interface Range {
   gt?: string

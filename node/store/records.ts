@@ -57,8 +57,34 @@ export interface MediaRecord {
 
 /** Who owns a retrieved blob in ActivityPub terms (the actor's signed Delete removes it). */
 export interface OwnerRecord {
+  /** The tenant that retrieved it; empty for the node's own prefetch of a relayed post. */
   tenant: string
   url: string
+  /** The key it was stored under, when the retrieve named one. */
+  key?: string
+  at: string
+}
+
+/** A relay this node subscribed to (`relay` table, keyed by the relay's inbox URL). */
+export interface RelayRecord {
+  /** What the operator gave: the relay's actor or inbox URL. */
+  url: string
+  inbox: string
+  /** The relay's actor ID (LitePub relays; Mastodon relays are known by their inbox only). */
+  actor?: string
+  style: 'mastodon' | 'litepub'
+  /** The ID of the Follow this node sent: an Accept or Reject names it. */
+  followId: string
+  state: 'pending' | 'accepted' | 'rejected' | 'failed'
+  /** ISO time of the last state change. */
+  since: string
+  lastError?: string
+}
+
+/** What an owner's signed Delete removed: public paths answer 410 Gone for it (`gone` table: `cid:{cid}` or `key:{tenant}/{key}`). */
+export interface GoneRecord {
+  /** The actor whose Delete removed it. */
+  actor: string
   at: string
 }
 

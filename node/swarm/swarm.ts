@@ -13,6 +13,9 @@ import type { TenantRegistry } from '../tenants/registry.ts'
 import { Announcer } from './announcer.ts'
 import { BlobCache, CACHE_HOLDER } from './blob-cache.ts'
 import { BlobFinder } from './finder.ts'
+import { DeletionForwarder } from './deletion-forwarder.ts'
+import type { DeletionHandler } from './deletion-forwarder.ts'
+import type { ForwardedRequest } from '../../protocol/swarm-records.ts'
 import type { BlobQuery } from './finder.ts'
 import { ManifestPublisher } from './manifests.ts'
 import { PeerHealthMonitor } from './peer-health.ts'
@@ -61,6 +64,7 @@ export class Swarm {
   private readonly manifests: ManifestPublisher
   private readonly recovery: Recovery
   private readonly finder: BlobFinder
+  private readonly deletions: DeletionForwarder
   private readonly inflight = new Map<string, Promise<void>>()
   private recovering: Promise<RecoverReport> | undefined
 
@@ -89,6 +93,7 @@ export class Swarm {
       log
     })
     this.finder = new BlobFinder(node, store, log)
+    this.deletions = new DeletionForwarder({ node, privateKey: options.privateKey, isTrusted: peer => this.health.isTrusted(peer), log })
     this.manifests = new ManifestPublisher(store, options.privateKey, node.peerId.toString(), log)
     this.recovery = new Recovery({
       node,
@@ -130,6 +135,7 @@ export class Swarm {
       await swarm.manifests.start()
       await swarm.recovery.start()
       await swarm.finder.start()
+      await swarm.deletions.start()
     } catch (err) {
       await swarm.stop()
       throw err
@@ -202,6 +208,21 @@ export class Swarm {
 
   private connectedTrusted (): PeerId[] {
     return [...this.health.trusted].map(peer => peerIdFromString(peer)).filter(peer => this.node.isConnected(peer))
+  }
+
+  /** A blob given a `cache` reference outside the swarm (a relayed post's prefetch): counted and evicted like a fetched one. */
+  cached (cid: CidString, size: number): void {
+    this.cache.added(cid, size)
+  }
+
+  /** Sends an owner's Delete this node applied to its connected peers (docs/activitypub.md). */
+  async forwardDeletion (request: ForwardedRequest, cids: readonly CidString[]): Promise<{ peers: number, applied: number }> {
+    return await this.deletions.forward(request, cids)
+  }
+
+  /** Who checks and applies the deletions peers forward. */
+  onDeletion (handler: DeletionHandler): void {
+    this.deletions.setHandler(handler)
   }
 
   /** A gateway read of a blob: keeps a cached blob from eviction. */

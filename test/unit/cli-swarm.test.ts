@@ -48,7 +48,13 @@ const STATUS: StatusResponse = {
   physicalBytes: 200,
   swarm: { connected: 2, trusted: 3, trustedHealthy: 1, private: true, cachedBlobs: 4, cachedBytes: 2048, heldForPeers: 9, receivedBlobs: 6, receivedBytes: 4096 },
   replication: { replicated: 5, 'under-replicated': 1, pending: 2 },
-  retrieve: { local: 7, swarm: 3, origin: 2, failed: 1, originFetches: 2, originBytes: 5000, originWireBytes: 5400 }
+  retrieve: { local: 7, swarm: 3, origin: 2, failed: 1, originFetches: 2, originBytes: 5000, originWireBytes: 5400 },
+  activitypub: {
+    inbox: { received: 9, accepted: 6, refused: 3, busy: 0 },
+    deletions: { received: 4, applied: 3, refused: 1, fromPeers: 1, forwardedTo: 2, removedBlobs: 5 },
+    prefetch: { offered: 6, queued: 5, fetched: 4, bytes: 4096, skipped: 1, failed: 1, dropped: 0 },
+    relays: { accepted: 1, pending: 1, other: 0 }
+  }
 }
 
 /** What the stand-in answers to POST /admin/v1/recover: chunks of body text, written with pauses. */
@@ -115,7 +121,7 @@ describe('swarm commands against a stand-in admin API', () => {
     assert.deepEqual(JSON.parse(json.stdout), PEERS)
   })
 
-  it('fdn status shows the swarm, replication and retrieve counters', async () => {
+  it('fdn status shows the swarm, replication, retrieve and ActivityPub counters', async () => {
     const text = await runCli(['status'], env)
     assert.equal(text.code, 0, text.stderr)
     for (const line of [
@@ -127,7 +133,10 @@ describe('swarm commands against a stand-in admin API', () => {
       /received: +6 blobs, 4\.0 KiB from peers/,
       /replication: +5 replicated, 1 under-replicated, 2 pending/,
       /retrieve: +7 local, 3 from the swarm, 2 from origins, 1 failed/,
-      /origins: +2 downloads, 4\.9 KiB received/
+      /origins: +2 downloads, 4\.9 KiB received/,
+      /deletions: +4 received, 3 applied \(1 from peers\), 1 refused; 5 blobs freed/,
+      /relays: +1 accepted, 1 pending$/m,
+      /prefetch: +4 fetched \(4\.0 KiB\), 1 skipped, 0 dropped, 1 failed/
     ]) assert.match(text.stdout, line)
   })
 

@@ -7,7 +7,7 @@ import { dataDirOf } from '../shared-options.ts'
 
 export function statusCommand (program: Command): void {
   program.command('status')
-    .description('show the running node: identity, addresses, objects, blobs, bytes, swarm, replication and retrieve counters')
+    .description('show the running node: identity, addresses, objects, blobs, bytes, swarm, replication, retrieve and ActivityPub counters')
     .option('--data <dir>', 'data directory of the node (default: $FDN_DATA or ./data)')
     .option('--json', 'print the status as JSON')
     .action(async (options: { data?: string, json?: boolean }) => {
@@ -19,7 +19,8 @@ export function statusCommand (program: Command): void {
 
 /** The text of `fdn status`. */
 export function formatStatus (status: StatusResponse): string {
-  const { swarm, replication, retrieve } = status
+  const { swarm, replication, retrieve, activitypub } = status
+  const { deletions, prefetch, relays } = activitypub
   return [
     `fdn ${status.version}, up ${status.uptimeSeconds}s`,
     `peer ID:     ${status.peerId}`,
@@ -39,6 +40,9 @@ export function formatStatus (status: StatusResponse): string {
     `received:    ${swarm.receivedBlobs} blobs, ${formatBytes(swarm.receivedBytes)} from peers`,
     `replication: ${replication.replicated} replicated, ${replication['under-replicated']} under-replicated, ${replication.pending} pending`,
     `retrieve:    ${retrieve.local} local, ${retrieve.swarm} from the swarm, ${retrieve.origin} from origins, ${retrieve.failed} failed`,
-    `origins:     ${retrieve.originFetches} downloads, ${formatBytes(retrieve.originBytes)} received`
+    `origins:     ${retrieve.originFetches} downloads, ${formatBytes(retrieve.originBytes)} received`,
+    `deletions:   ${deletions.received} received, ${deletions.applied} applied (${deletions.fromPeers} from peers), ${deletions.refused} refused; ${deletions.removedBlobs} blobs freed`,
+    `relays:      ${relays.accepted} accepted, ${relays.pending} pending${relays.other > 0 ? `, ${relays.other} rejected or failed` : ''}`,
+    `prefetch:    ${prefetch.fetched} fetched (${formatBytes(prefetch.bytes)}), ${prefetch.queued - prefetch.fetched - prefetch.failed > 0 ? `${prefetch.queued - prefetch.fetched - prefetch.failed} waiting, ` : ''}${prefetch.skipped} skipped, ${prefetch.dropped} dropped, ${prefetch.failed} failed`
   ].join('\n')
 }

@@ -1,0 +1,239 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import { parseActivity, sameOrigin } from '../../protocol/activitypub.ts'
+import type { InboxActivity } from '../../protocol/activitypub.ts'
+import type { ActivityPubCounts } from '../../protocol/admin-api.ts'
+import { relayedPost } from '../../protocol/ap-attachments.ts'
+import type { RelayedPost } from '../../protocol/ap-attachments.ts'
+import type { CidString } from '../../protocol/cid.ts'
+import { FdnError } from '../../protocol/errors.ts'
+import { MAX_FORWARDED_BODY_BYTES } from '../../protocol/swarm-records.ts'
+import type { Deletion, ForwardedRequest } from '../../protocol/swarm-records.ts'
+import type { Logger } from '../log.ts'
+import type { DeletionOutcome, DeletionTarget } from './deletions.ts'
+import { SignatureError } from './http-signatures.ts'
+import type { IncomingSignedRequest, VerifiedSignature } from './http-signatures.ts'
+
+/** A POST to the inbox, with the exact body bytes its digest covers. */
+export interface InboxRequest {
+  method: string
+  /** Path and query as received. */
+  url: string
+  /** How the node was reached (FDN_PUBLIC_URL's scheme): RFC 9421 signs the full target URI. */
+  scheme: 'http' | 'https'
+  headers: IncomingHttpHeaders
+  body: Buffer
+}
+
+export interface InboxAnswer {
+  status: 202 | 400 | 401 | 403 | 503
+  code: string
+  message: string
+}
+
+/** Checks signatures: one verifier per scheme the request was addressed with. */
+export type VerifySignature = (request: IncomingSignedRequest, scheme: 'http' | 'https') => Promise<VerifiedSignature>
+
+/** The relays this node follows, as the inbox needs them (node/activitypub/relays.ts). */
+export interface RelayDirectory {
+  onResponse: (activity: { type: 'Accept' | 'Reject', object: unknown }, signer: { owner: string, keyId: string }) => Promise<boolean>
+  isAcceptedRelay: (signer: { owner: string, keyId: string }) => Promise<boolean>
+}
+
+export interface InboxOptions {
+  verify: VerifySignature
+  deletions: { apply: (target: DeletionTarget) => Promise<DeletionOutcome>, dropCached: (cids: readonly CidString[], actor: string, peer: string) => Promise<number> }
+  relays: RelayDirectory
+  prefetch: { offer: (post: RelayedPost) => number }
+  /** Sends an applied Delete to the swarm peers. */
+  forward: (request: ForwardedRequest, cids: readonly CidString[]) => Promise<{ peers: number, applied: number }>
+  log: Logger
+  /** Activities checked at once; more wait, up to `maxWaiting`, then get 503. */
+  concurrency?: number
+  maxWaiting?: number
+}
+
+/** Headers a forwarded Delete carries: what any signature scheme covers, and the digests. */
+const FORWARDED_HEADERS = ['host', 'date', 'digest', 'content-digest', 'signature', 'signature-input', 'authorization', 'content-type']
+
+/**
+ * The node's inbox (and shared inbox). Every activity must carry a valid
+ * HTTP signature; then:
+ * - `Delete` signed by its actor, of a status of the actor's own origin or
+ *   of the actor itself: that owner's media is removed here and the Delete
+ *   is forwarded to the swarm. Signed by anyone else: 403, nothing changes.
+ * - `Accept`/`Reject` of one of our relay Follows: the relay's state.
+ * - `Create`/`Announce` delivered by an accepted relay: the post's
+ *   attachments are queued for prefetch.
+ * - anything else (`Undo`, `Update`, `Follow`, `Like`…): accepted and ignored.
+ */
+export class Inbox {
+  private readonly options: InboxOptions
+  private readonly concurrency: number
+  private readonly maxWaiting: number
+  private active = 0
+  private readonly waiting: Array<() => void> = []
+  private readonly counts: Omit<ActivityPubCounts, 'prefetch' | 'relays'> = {
+    inbox: { received: 0, accepted: 0, refused: 0, busy: 0 },
+    deletions: { received: 0, applied: 0, refused: 0, fromPeers: 0, forwardedTo: 0, removedBlobs: 0 }
+  }
+
+  constructor (options: InboxOptions) {
+    this.options = options
+    this.concurrency = options.concurrency ?? 16
+    this.maxWaiting = options.maxWaiting ?? 256
+  }
+
+  counters (): Omit<ActivityPubCounts, 'prefetch' | 'relays'> {
+    return { inbox: { ...this.counts.inbox }, deletions: { ...this.counts.deletions } }
+  }
+
+  async receive (request: InboxRequest): Promise<InboxAnswer> {
+    this.counts.inbox.received++
+    if (this.active >= this.concurrency && this.waiting.length >= this.maxWaiting) {
+      this.counts.inbox.busy++
+      return { status: 503, code: 'busy', message: 'the inbox has too many activities in flight: retry later' }
+    }
+    await this.slot()
+    try {
+      const answer = await this.handle(request)
+      if (answer.status === 202) this.counts.inbox.accepted++
+      else this.counts.inbox.refused++
+      return answer
+    } finally {
+      this.release()
+    }
+  }
+
+  private async handle (request: InboxRequest): Promise<InboxAnswer> {
+    let activity: InboxActivity
+    try {
+      activity = parseActivity(JSON.parse(request.body.toString('utf8')))
+    } catch (err) {
+      return { status: 400, code: 'invalid_activity', message: err instanceof SyntaxError ? `the body is not JSON: ${err.message}` : (err as Error).message }
+    }
+    const isDelete = activity.type === 'Delete'
+    if (isDelete) this.counts.deletions.received++
+    let signer: VerifiedSignature
+    try {
+      signer = await this.options.verify(signedRequest(request), request.scheme)
+    } catch (err) {
+      if (isDelete) this.counts.deletions.refused++
+      if (err instanceof SignatureError) {
+        this.options.log.info({ code: err.code, actor: activity.actor, type: activity.type, reason: err.message }, 'inbox: refused a signature')
+        return { status: 401, code: err.code, message: err.message }
+      }
+      throw err
+    }
+    switch (activity.type) {
+      case 'Delete': return await this.delete(activity, signer, request)
+      case 'Accept':
+      case 'Reject':
+        await this.options.relays.onResponse({ type: activity.type, object: activity.object }, signer)
+        return accepted(`${activity.type} noted`)
+      case 'Create':
+      case 'Announce': return await this.relayed(activity, signer)
+      default: return accepted(`${activity.type} activities change nothing here`)
+    }
+  }
+
+  private async delete (activity: InboxActivity, signer: VerifiedSignature, request: InboxRequest): Promise<InboxAnswer> {
+    let target: DeletionTarget
+    try {
+      target = deletionTarget(activity, signer)
+    } catch (err) {
+      this.counts.deletions.refused++
+      this.options.log.info({ actor: activity.actor, signer: signer.owner, reason: (err as Error).message }, 'inbox: refused a Delete')
+      return { status: 403, code: 'forbidden', message: (err as Error).message }
+    }
+    const outcome = await this.options.deletions.apply(target)
+    this.counts.deletions.applied++
+    this.counts.deletions.removedBlobs += outcome.freed.length
+    if (request.body.length <= MAX_FORWARDED_BODY_BYTES) {
+      this.options.forward(forwardedRequest(request), outcome.cids).then(
+        ({ peers }) => { this.counts.deletions.forwardedTo += peers },
+        (err: unknown) => { this.options.log.warn({ err }, 'could not forward a Delete to the swarm') }
+      )
+    }
+    return accepted(`Delete applied: ${outcome.owners} owner records, ${outcome.objects} keys, ${outcome.media + outcome.cached} copies released, ${outcome.freed.length} blobs freed`)
+  }
+
+  /** A deletion a swarm peer forwarded: the owner's own signature is checked again here. */
+  async receiveForwarded (deletion: Deletion, from: { peer: string, trusted: boolean }): Promise<boolean> {
+    this.counts.deletions.received++
+    const { request } = deletion
+    try {
+      const body = Buffer.from(request.body, 'base64')
+      const activity = parseActivity(JSON.parse(body.toString('utf8')))
+      if (activity.type !== 'Delete') throw new FdnError('invalid_request', `a forwarded ${activity.type} is not a Delete`)
+      const signer = await this.options.verify({ method: request.method, url: request.url, headers: request.headers, body }, request.scheme)
+      const target = deletionTarget(activity, signer)
+      const outcome = await this.options.deletions.apply(target)
+      const dropped = from.trusted ? await this.options.deletions.dropCached(deletion.cids, target.actor, from.peer) : 0
+      this.counts.deletions.applied++
+      this.counts.deletions.fromPeers++
+      this.counts.deletions.removedBlobs += outcome.freed.length
+      this.options.log.info({ peer: from.peer, ...target, owners: outcome.owners, freed: outcome.freed.length, droppedCache: dropped }, 'applied a Delete forwarded by a peer')
+      return true
+    } catch (err) {
+      this.counts.deletions.refused++
+      if (err instanceof SignatureError || err instanceof SyntaxError) throw new FdnError('forbidden', `the forwarded Delete does not verify: ${err.message}`)
+      throw err
+    }
+  }
+
+  private async relayed (activity: InboxActivity, signer: VerifiedSignature): Promise<InboxAnswer> {
+    if (!await this.options.relays.isAcceptedRelay(signer)) return accepted(`${activity.type} ignored: only posts from followed relays are prefetched`)
+    const post = relayedPost(activity.raw)
+    if (post == null) return accepted(`${activity.type} carries no media to prefetch`)
+    const queued = this.options.prefetch.offer(post)
+    return accepted(`${queued} of ${post.attachments.length} attachments queued for prefetch`)
+  }
+
+  private async slot (): Promise<void> {
+    if (this.active < this.concurrency) {
+      this.active++
+      return
+    }
+    await new Promise<void>(resolve => { this.waiting.push(resolve) })
+  }
+
+  private release (): void {
+    const next = this.waiting.shift()
+    if (next != null) next()
+    else this.active--
+  }
+}
+
+/**
+ * What a Delete may remove: the signer must be the activity's actor; an
+ * object that is the actor deletes the actor's media, any other object must
+ * be a status of the actor's own origin (an actor speaks for its server's
+ * objects only, as Mastodon checks).
+ */
+function deletionTarget (activity: InboxActivity, signer: VerifiedSignature): DeletionTarget {
+  if (signer.owner !== activity.actor) {
+    throw new FdnError('forbidden', `the Delete is signed by ${signer.owner}, not by its actor ${activity.actor}: only an owner deletes its media`)
+  }
+  const object = activity.objectId
+  if (object == null) throw new FdnError('forbidden', 'the Delete names no object (an http(s) URI, or an object with one as id)')
+  if (object === activity.actor) return { actor: activity.actor }
+  if (!sameOrigin(object, activity.actor)) throw new FdnError('forbidden', `${activity.actor} cannot delete ${object}: it is on another server`)
+  return { actor: activity.actor, status: object }
+}
+
+function signedRequest (request: InboxRequest): IncomingSignedRequest {
+  return { method: request.method, url: request.url, headers: request.headers, body: request.body }
+}
+
+function forwardedRequest (request: InboxRequest): ForwardedRequest {
+  const headers: Record<string, string> = {}
+  for (const name of FORWARDED_HEADERS) {
+    const value = request.headers[name]
+    if (typeof value === 'string') headers[name] = value
+  }
+  return { method: request.method, scheme: request.scheme, url: request.url, headers, body: request.body.toString('base64') }
+}
+
+function accepted (message: string): InboxAnswer {
+  return { status: 202, code: 'accepted', message }
+}
