@@ -44,6 +44,12 @@ export interface InboxOptions {
   deletions: { apply: (target: DeletionTarget) => Promise<DeletionOutcome>, dropCached: (cids: readonly CidString[], actor: string, peer: string) => Promise<number> }
   relays: RelayDirectory
   prefetch: { offer: (post: RelayedPost) => number }
+  /**
+   * Whether the server of a deleted object says it is gone (404 or 410):
+   * what a Delete a relay forwarded is checked with, since the relay's own
+   * signature does not speak for the actor.
+   */
+  isGone: (uri: string) => Promise<boolean>
   /** Sends an applied Delete to the swarm peers. */
   forward: (request: ForwardedRequest, cids: readonly CidString[]) => Promise<{ peers: number, applied: number }>
   log: Logger
@@ -139,22 +145,51 @@ export class Inbox {
   private async delete (activity: InboxActivity, signer: VerifiedSignature, request: InboxRequest): Promise<InboxAnswer> {
     let target: DeletionTarget
     try {
-      target = deletionTarget(activity, signer)
+      target = deletionTarget(activity)
+      if (signer.owner !== activity.actor) return await this.relayedDelete(activity, signer, target)
     } catch (err) {
-      this.counts.deletions.refused++
-      this.options.log.info({ actor: activity.actor, signer: signer.owner, reason: (err as Error).message }, 'inbox: refused a Delete')
-      return { status: 403, code: 'forbidden', message: (err as Error).message }
+      return this.refuseDelete(activity, signer, err as Error)
     }
     const outcome = await this.options.deletions.apply(target)
-    this.counts.deletions.applied++
-    this.counts.deletions.removedBlobs += outcome.freed.length
+    this.counted(outcome)
     if (request.body.length <= MAX_FORWARDED_BODY_BYTES) {
       this.options.forward(forwardedRequest(request), outcome.cids).then(
         ({ peers }) => { this.counts.deletions.forwardedTo += peers },
         (err: unknown) => { this.options.log.warn({ err }, 'could not forward a Delete to the swarm') }
       )
     }
-    return accepted(`Delete applied: ${outcome.owners} owner records, ${outcome.objects} keys, ${outcome.media + outcome.cached} copies released, ${outcome.freed.length} blobs freed`)
+    return accepted(`Delete applied: ${describeOutcome(outcome)}`)
+  }
+
+  /**
+   * A Delete signed by someone other than its actor is applied only when a
+   * followed relay delivered it (relays forward an author's Delete with
+   * their own signature) and the object's server confirms it is gone. It is
+   * not forwarded: peers could not check the author's signature on it.
+   */
+  private async relayedDelete (activity: InboxActivity, signer: VerifiedSignature, target: DeletionTarget): Promise<InboxAnswer> {
+    if (!await this.options.relays.isAcceptedRelay(signer)) {
+      throw new FdnError('forbidden', `the Delete is signed by ${signer.owner}, not by its actor ${activity.actor}: only an owner deletes its media`)
+    }
+    const object = target.status ?? target.actor
+    if (!await this.options.isGone(object)) {
+      this.counts.deletions.refused++
+      return accepted(`Delete relayed by ${signer.owner} ignored: ${object} is not gone at its server`)
+    }
+    const outcome = await this.options.deletions.apply(target)
+    this.counted(outcome)
+    return accepted(`relayed Delete applied (${object} is gone at its server): ${describeOutcome(outcome)}`)
+  }
+
+  private refuseDelete (activity: InboxActivity, signer: VerifiedSignature, err: Error): InboxAnswer {
+    this.counts.deletions.refused++
+    this.options.log.info({ actor: activity.actor, signer: signer.owner, reason: err.message }, 'inbox: refused a Delete')
+    return { status: 403, code: 'forbidden', message: err.message }
+  }
+
+  private counted (outcome: DeletionOutcome): void {
+    this.counts.deletions.applied++
+    this.counts.deletions.removedBlobs += outcome.freed.length
   }
 
   /** A deletion a swarm peer forwarded: the owner's own signature is checked again here. */
@@ -166,12 +201,12 @@ export class Inbox {
       const activity = parseActivity(JSON.parse(body.toString('utf8')))
       if (activity.type !== 'Delete') throw new FdnError('invalid_request', `a forwarded ${activity.type} is not a Delete`)
       const signer = await this.options.verify({ method: request.method, url: request.url, headers: request.headers, body }, request.scheme)
-      const target = deletionTarget(activity, signer)
+      const target = deletionTarget(activity)
+      if (signer.owner !== activity.actor) throw new FdnError('forbidden', `the forwarded Delete is signed by ${signer.owner}, not by its actor ${activity.actor}`)
       const outcome = await this.options.deletions.apply(target)
       const dropped = from.trusted ? await this.options.deletions.dropCached(deletion.cids, target.actor, from.peer) : 0
-      this.counts.deletions.applied++
+      this.counted(outcome)
       this.counts.deletions.fromPeers++
-      this.counts.deletions.removedBlobs += outcome.freed.length
       this.options.log.info({ peer: from.peer, ...target, owners: outcome.owners, freed: outcome.freed.length, droppedCache: dropped }, 'applied a Delete forwarded by a peer')
       return true
     } catch (err) {
@@ -205,20 +240,21 @@ export class Inbox {
 }
 
 /**
- * What a Delete may remove: the signer must be the activity's actor; an
- * object that is the actor deletes the actor's media, any other object must
- * be a status of the actor's own origin (an actor speaks for its server's
- * objects only, as Mastodon checks).
+ * What a Delete may remove: an object that is the actor deletes the actor's
+ * media, any other object must be a status of the actor's own origin (an
+ * actor speaks for its server's objects only, as Mastodon checks). Only
+ * media recorded with that actor as owner is touched.
  */
-function deletionTarget (activity: InboxActivity, signer: VerifiedSignature): DeletionTarget {
-  if (signer.owner !== activity.actor) {
-    throw new FdnError('forbidden', `the Delete is signed by ${signer.owner}, not by its actor ${activity.actor}: only an owner deletes its media`)
-  }
+function deletionTarget (activity: InboxActivity): DeletionTarget {
   const object = activity.objectId
   if (object == null) throw new FdnError('forbidden', 'the Delete names no object (an http(s) URI, or an object with one as id)')
   if (object === activity.actor) return { actor: activity.actor }
   if (!sameOrigin(object, activity.actor)) throw new FdnError('forbidden', `${activity.actor} cannot delete ${object}: it is on another server`)
   return { actor: activity.actor, status: object }
+}
+
+function describeOutcome (outcome: DeletionOutcome): string {
+  return `${outcome.owners} owner records, ${outcome.objects} keys, ${outcome.media + outcome.cached} copies released, ${outcome.freed.length} blobs freed`
 }
 
 function signedRequest (request: InboxRequest): IncomingSignedRequest {

@@ -2,6 +2,7 @@ import { actorDocument, actorKeyId, nodeinfoDocument, webfingerFor } from '../..
 import type { ActivityPubCounts } from '../../protocol/admin-api.ts'
 import type { CidString } from '../../protocol/cid.ts'
 import type { ForwardedRequest, Deletion } from '../../protocol/swarm-records.ts'
+import { FetchError } from '../fetcher/errors.ts'
 import type { SafeFetcher } from '../fetcher/safe-fetcher.ts'
 import type { Logger } from '../log.ts'
 import type { ObjectStore } from '../objects/object-store.ts'
@@ -86,6 +87,7 @@ export class NodeActor {
       deletions,
       relays: this.relays,
       prefetch: { offer: post => prefetching ? this.prefetcher.offer(post) : 0 },
+      isGone: async uri => await isGone(delivery, uri),
       forward: async (request, cids) => await options.swarm.forwardDeletion(request, cids),
       log
     })
@@ -127,5 +129,15 @@ export class NodeActor {
 
   async stop (): Promise<void> {
     await this.prefetcher.stop()
+  }
+}
+
+/** Whether an object's server answers 404 or 410 for it (any other failure proves nothing). */
+async function isGone (delivery: Delivery, uri: string): Promise<boolean> {
+  try {
+    await delivery.fetchJson(uri, AbortSignal.timeout(10_000))
+    return false
+  } catch (err) {
+    return err instanceof FetchError && err.code === 'http_status' && (err.status === 404 || err.status === 410)
   }
 }

@@ -123,6 +123,20 @@ describe('ActivityPub relays: subscribe, prefetch, serve with no origin traffic'
     assert.equal((answer.json as RetrieveResponse).source, 'local')
   })
 
+  it('a Delete a relay forwards is applied only once the status is gone at its server', async () => {
+    const cid = (JSON.parse((await retrieve(daemon.http, tenant, { url: `${origin.url}/carol/3.jpg` })).text) as RetrieveResponse).cid
+    const statusPath = new URL(carol.statusUri(2)).pathname
+    const before = (await status(daemon)).activitypub.deletions
+    fedi.serve(statusPath, { id: carol.statusUri(2), type: 'Note', attributedTo: carol.id }, 200)
+    assert.deepEqual(await litepubRelay.relay(carol.delete(carol.statusUri(2))), [202])
+    assert.equal((await fetch(`${daemon.http}/ipfs/${cid}`)).status, 200, 'the status still exists: the relay\'s word is not enough')
+    fedi.serve(statusPath, { error: 'gone' }, 410)
+    assert.deepEqual(await litepubRelay.relay(carol.delete(carol.statusUri(2))), [202])
+    assert.equal((await fetch(`${daemon.http}/ipfs/${cid}`)).status, 410)
+    const after = (await status(daemon)).activitypub.deletions
+    assert.deepEqual([after.received - before.received, after.applied - before.applied, after.refused - before.refused], [2, 1, 1])
+  })
+
   it('fdn relay list shows both; remove sends Undo; a relay that cannot be reached is reported', async () => {
     const list = await cli('relay', 'list', '--json')
     assert.equal(list.code, 0, list.stderr)
