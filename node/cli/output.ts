@@ -13,3 +13,10 @@ export function formatBytes (bytes: number): string {
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`
 }
+
+/** Rows in columns two spaces apart; the last column is not padded. */
+export function table (rows: string[][]): string[] {
+  const widths: number[] = []
+  for (const cells of rows) cells.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length) })
+  return rows.map(cells => cells.map((cell, i) => i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)).join('  '))
+}

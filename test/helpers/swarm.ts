@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { adminFetch, blockFiles, runCli, startDaemon, tempDir } from './daemon.ts'
 import type { RunningDaemon } from './daemon.ts'
-import type { StatusResponse } from '../../protocol/admin-api.ts'
+import type { BlobView, StatusResponse } from '../../protocol/admin-api.ts'
 
 export interface SwarmMember {
   peerId: string
@@ -85,4 +85,12 @@ export async function quiet (daemon: RunningDaemon, timeoutMs = 20_000): Promise
     last = s.replication.pending === 0 ? JSON.stringify(now) : ''
     await sleep(500)
   }
+}
+
+/** The admin API's view of a blob on a member, or undefined when it does not hold it. */
+export async function blobView (member: SwarmMember, cid: string): Promise<BlobView | undefined> {
+  const response = await adminFetch(member.daemon, `/admin/v1/blobs/${cid}`)
+  if (response.status === 404) return undefined
+  if (response.status !== 200) throw new Error(`GET /admin/v1/blobs/${cid}: ${response.status} ${await response.text()}`)
+  return await response.json() as BlobView
 }

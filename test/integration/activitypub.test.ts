@@ -8,9 +8,8 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { GetObjectCommand } from '@aws-sdk/client-s3'
-import { adminFetch } from '../helpers/daemon.ts'
 import { jpeg, png, sha256Hex } from '../helpers/bytes.ts'
-import { startSwarm, status, waitFor } from '../helpers/swarm.ts'
+import { blobView, startSwarm, status, waitFor } from '../helpers/swarm.ts'
 import type { SwarmMember } from '../helpers/swarm.ts'
 import { createTenant, errorOf, s3Client } from '../helpers/s3.ts'
 import type { Tenant } from '../helpers/s3.ts'
@@ -21,7 +20,6 @@ import { startActorServer } from '../helpers/fediverse.ts'
 import type { ActorServer, TestActor } from '../helpers/fediverse.ts'
 import { digestMultibaseOf } from '../../protocol/retrieve-api.ts'
 import type { RetrieveResponse } from '../../protocol/retrieve-api.ts'
-import type { BlobView } from '../../protocol/admin-api.ts'
 
 const FILES: Record<string, Buffer> = {
   '/alice/1a.jpg': jpeg(120 * 1024, 'alice 1a'),
@@ -31,13 +29,6 @@ const FILES: Record<string, Buffer> = {
   '/bob/2.jpg': jpeg(60 * 1024, 'bob 2'),
   '/bob/avatar.png': png(20 * 1024, 'bob avatar'),
   '/carol/1.jpg': jpeg(50 * 1024, 'carol 1')
-}
-
-async function blobView (member: SwarmMember, cid: string): Promise<BlobView | undefined> {
-  const response = await adminFetch(member.daemon, `/admin/v1/blobs/${cid}`)
-  if (response.status === 404) return undefined
-  assert.equal(response.status, 200)
-  return await response.json() as BlobView
 }
 
 async function gatewayStatus (member: SwarmMember, path: string): Promise<number> {

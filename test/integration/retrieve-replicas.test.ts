@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { adminFetch } from '../helpers/daemon.ts'
 import { jpeg, sha256Hex } from '../helpers/bytes.ts'
-import { startSwarm, status, waitFor } from '../helpers/swarm.ts'
+import { blobView, startSwarm, status, waitFor } from '../helpers/swarm.ts'
 import type { SwarmMember } from '../helpers/swarm.ts'
 import { createTenant } from '../helpers/s3.ts'
 import type { Tenant } from '../helpers/s3.ts'
@@ -17,16 +17,9 @@ import { startOrigin } from '../helpers/origin.ts'
 import type { Origin } from '../helpers/origin.ts'
 import { digestMultibaseOf } from '../../protocol/retrieve-api.ts'
 import type { RetrieveResponse } from '../../protocol/retrieve-api.ts'
-import type { BlobView, TenantView } from '../../protocol/admin-api.ts'
+import type { TenantView } from '../../protocol/admin-api.ts'
 
 const MEDIA = jpeg(300 * 1024, 'replicated media')
-
-async function blobView (member: SwarmMember, cid: string): Promise<BlobView | undefined> {
-  const response = await adminFetch(member.daemon, `/admin/v1/blobs/${cid}`)
-  if (response.status === 404) return undefined
-  assert.equal(response.status, 200)
-  return await response.json() as BlobView
-}
 
 async function tenantBytes (member: SwarmMember, name: string): Promise<number> {
   const response = await adminFetch(member.daemon, `/admin/v1/tenants/${name}`)

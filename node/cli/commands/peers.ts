@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { ADMIN_ROUTES } from '../../../protocol/admin-api.ts'
 import type { PeersResponse, PeerView } from '../../../protocol/admin-api.ts'
 import { AdminClient } from '../admin-client.ts'
-import { print } from '../output.ts'
+import { print, table } from '../output.ts'
 import { dataDirOf } from '../shared-options.ts'
 
 export function peersCommand (program: Command): void {
@@ -65,11 +65,4 @@ function ago (iso: string, now: number): string {
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`
   if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ago`
   return `${Math.floor(seconds / 86400)}d ago`
-}
-
-/** Rows in columns two spaces apart; the last column is not padded. */
-function table (rows: string[][]): string[] {
-  const widths: number[] = []
-  for (const cells of rows) cells.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length) })
-  return rows.map(cells => cells.map((cell, i) => i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)).join('  '))
 }

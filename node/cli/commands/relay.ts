@@ -4,7 +4,7 @@ import { RELAY_ROUTES } from '../../../protocol/relay-api.ts'
 import type { RelayRemoved, RelayView } from '../../../protocol/relay-api.ts'
 import { parseDuration } from '../../config/values.ts'
 import { AdminClient, CliError } from '../admin-client.ts'
-import { print } from '../output.ts'
+import { print, table } from '../output.ts'
 import { dataDirOf } from '../shared-options.ts'
 
 interface Common {
@@ -130,11 +130,4 @@ function waitOf (raw: string): number {
   } catch (err) {
     throw new CliError(`--wait: ${(err as Error).message}`, 2)
   }
-}
-
-/** Rows in columns two spaces apart; the last column is not padded. */
-function table (rows: string[][]): string[] {
-  const widths: number[] = []
-  for (const cells of rows) cells.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length) })
-  return rows.map(cells => cells.map((cell, i) => i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)).join('  '))
 }
