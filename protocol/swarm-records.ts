@@ -133,9 +133,9 @@ export const MAX_HEADER_BYTES = 8 * 1024
 export const MAX_PARTS = 10_000
 export const MAX_REPLICAS = 16
 /** A forwarded Delete's body: an activity this large is no Delete. */
-export const MAX_FORWARDED_BODY_BYTES = 32 * 1024
-/** Blobs one deletion record names; more go in further records. */
-export const MAX_DELETION_CIDS = 300
+export const MAX_FORWARDED_BODY_BYTES = 16 * 1024
+/** Blobs one deletion record names; more go in further records (a record with a full body stays under the 64 KiB message limit). */
+export const MAX_DELETION_CIDS = 200
 
 const ED25519_SIGNATURE_BYTES = 64
 const SIGNATURE_RE = /^[A-Za-z0-9_-]{86}$/

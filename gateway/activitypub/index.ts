@@ -40,12 +40,17 @@ export async function activityPubSurface (app: FastifyInstance, options: Activit
         url: request.url,
         scheme: options.publicUrl().startsWith('https:') ? 'https' : 'http',
         headers: request.headers,
-        body: request.body as Buffer
+        // a POST without a body or Content-Type has none: it is refused as not JSON
+        body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
       })
       reply.header('cache-control', 'no-store')
       if (answer.status === 503) reply.header('retry-after', '10')
       return await reply.code(answer.status).send(answer.status === 202 ? { status: 'accepted', message: answer.message } : { error: { code: answer.code, message: answer.message } })
     })
+  }
+  for (const route of [AP_ROUTES.inbox, AP_ROUTES.sharedInbox]) {
+    app.get(route, async (_request, reply) => await reply.code(405).header('allow', 'POST').header('cache-control', 'no-store')
+      .send({ error: { code: 'method_not_allowed', message: 'the inbox takes signed POSTs of activities; it lists nothing' } }))
   }
   app.get<{ Querystring: { resource?: string } }>(AP_ROUTES.webfinger, async (request, reply) => {
     const resource = request.query.resource

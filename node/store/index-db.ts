@@ -46,7 +46,7 @@ export interface Tables {
   url: UrlRecord
   /** `{tenant}/{cid}` → media a tenant holds through the retrieve API without a key */
   media: MediaRecord
-  /** `{actor}\n{status}\n{cid}` → media an ActivityPub actor's status carries (empty status: the actor's own) */
+  /** `{actor}\n{status}\n{cid}\n{tenant}` → media an ActivityPub actor's status carries (empty status: the actor's own; empty tenant: the node's prefetch) */
   owner: OwnerRecord
   /** `{tenant}\n{cid}` → how many `owner` rows name that tenant's copy of the blob (the last one's Delete releases it) */
   owned: number
