@@ -35,6 +35,7 @@ export type VerifySignature = (request: IncomingSignedRequest, scheme: 'http' | 
 
 /** The relays this node follows, as the inbox needs them (node/activitypub/relays.ts). */
 export interface RelayDirectory {
+  onFollow: (follow: { id: string | undefined, object: unknown, raw: Record<string, unknown> }, signer: { owner: string, keyId: string }) => Promise<boolean>
   onResponse: (activity: { type: 'Accept' | 'Reject', object: unknown }, signer: { owner: string, keyId: string }) => Promise<boolean>
   isAcceptedRelay: (signer: { owner: string, keyId: string }) => Promise<boolean>
 }
@@ -70,6 +71,8 @@ const FORWARDED_HEADERS = ['host', 'date', 'digest', 'content-digest', 'signatur
  * - `Accept`/`Reject` of one of our relay Follows: the relay's state.
  * - `Create`/`Announce` delivered by an accepted relay: the post's
  *   attachments are queued for prefetch.
+ * - `Follow` of the node by a relay it follows (LitePub relays follow back):
+ *   accepted.
  * - anything else (`Undo`, `Update`, `Follow`, `Like`…): accepted and ignored.
  */
 export class Inbox {
@@ -138,6 +141,9 @@ export class Inbox {
         return accepted(`${activity.type} noted`)
       case 'Create':
       case 'Announce': return await this.relayed(activity, signer)
+      case 'Follow':
+        if (signer.owner !== activity.actor) return { status: 403, code: 'forbidden', message: `the Follow is signed by ${signer.owner}, not by its actor ${activity.actor}` }
+        return accepted(await this.options.relays.onFollow({ id: activity.id, object: activity.object, raw: activity.raw }, signer) ? 'Follow of a followed relay accepted' : 'Follow noted: this node shares no posts')
       default: return accepted(`${activity.type} activities change nothing here`)
     }
   }

@@ -134,6 +134,32 @@ export class Relays {
     return true
   }
 
+  /**
+   * The inbox's hook for Follow: a LitePub relay follows its subscribers
+   * back and delivers only once that Follow is accepted. A Follow of the
+   * node's actor signed by a relay the node follows is accepted (an Accept
+   * with the Follow embedded, to the relay's inbox); anyone else's Follow is
+   * left unanswered, since the node has no posts to share. Returns whether
+   * it accepted.
+   */
+  async onFollow (follow: { id: string | undefined, object: unknown, raw: Record<string, unknown> }, signer: Signer): Promise<boolean> {
+    if (objectId(follow.object) !== this.actorId() || follow.id == null) return false
+    let match: RelayRecord | undefined
+    for await (const [, record] of this.store.db.entries('relay')) {
+      if (record.state !== 'failed' && record.state !== 'rejected' && signedByRelay(record, signer)) { match = record; break }
+    }
+    if (match == null) return false
+    const accept = { '@context': AS_CONTEXT, id: `${this.actorId()}#accepts/${this.newId()}`, type: 'Accept', actor: this.actorId(), object: follow.raw }
+    try {
+      await this.delivery.post(match.inbox, accept)
+    } catch (err) {
+      this.log.warn({ relay: match.inbox, err: err instanceof Error ? err.message : String(err) }, 'relay: the Accept of its Follow was not delivered')
+      return false
+    }
+    this.log.info({ relay: match.inbox }, 'relay: accepted its Follow of this node')
+    return true
+  }
+
   /** Whether `signer` is a relay that accepted the node's Follow: only their Create and Announce are prefetched. */
   async isAcceptedRelay (signer: Signer): Promise<boolean> {
     for await (const [, record] of this.store.db.entries('relay')) {

@@ -50,7 +50,7 @@ describe('ActivityPub relays: subscribe, prefetch, serve with no origin traffic'
     carol = await fedi.addActor('carol')
     dave = await fedi.addActor('dave')
     mastodonRelay = await startRelay({ style: 'mastodon' })
-    litepubRelay = await startRelay({ style: 'litepub' })
+    litepubRelay = await startRelay({ style: 'litepub', reciprocalFollow: true })
     const ports = [origin.port, ...[fedi.url, mastodonRelay.url, litepubRelay.url].map(url => new URL(url).port)]
     daemon = await startDaemon({ env: { FDN_FETCH_ALLOW: '127.0.0.1/32', FDN_FETCH_PORTS: ports.join(','), FDN_BOOTSTRAP: '' } })
     tenant = await createTenant(daemon, 'relay-reader')
@@ -111,11 +111,16 @@ describe('ActivityPub relays: subscribe, prefetch, serve with no origin traffic'
     assert.equal(origin.hits('/dave/1.jpg'), 0)
   })
 
-  it('follows a LitePub relay by its actor and prefetches what it Announces', async () => {
+  it('follows a LitePub relay by its actor, accepts its Follow back, and prefetches what it Announces', async () => {
     const added = await cli('relay', 'add', litepubRelay.actorUrl, '--json')
     assert.equal(added.code, 0, added.stderr + added.stdout)
     assert.equal((JSON.parse(added.stdout) as RelayView).style, 'litepub')
     assert.equal(litepubRelay.follows[0]?.object, litepubRelay.actorUrl)
+    // LitePub relays follow their subscribers back: the node accepts a followed relay's Follow
+    await waitFor(async () => litepubRelay.received.some(activity => activity.type === 'Accept' && (activity.object as { type?: string } | undefined)?.type === 'Follow'), 10_000, 'the node to accept the relay\'s Follow')
+    const stranger = await dave.deliver(`${daemon.http}/inbox`, { '@context': 'https://www.w3.org/ns/activitystreams', id: `${dave.id}#follow-1`, type: 'Follow', actor: dave.id, object: `${daemon.http}/actor` })
+    assert.equal(stranger.status, 202)
+    assert.match(stranger.body, /shares no posts/)
     const statuses = await litepubRelay.relay(carol.create({ id: carol.statusUri(2), attachments: [attachment(origin, '/carol/3.jpg')] }))
     assert.deepEqual(statuses, [202])
     await waitFor(async () => origin.hits('/carol/3.jpg') === 1 && (await status(daemon)).activitypub.prefetch.fetched === 3, 15_000, 'the announced attachment prefetched')
