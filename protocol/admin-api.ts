@@ -73,8 +73,13 @@ export interface StatusResponse {
 
 /** The ActivityPub actor's work since start (docs/activitypub.md). */
 export interface ActivityPubCounts {
-  /** Activities POSTed to the inbox: accepted (202), refused (4xx), turned away while busy (503). */
-  inbox: { received: number, accepted: number, refused: number, busy: number }
+  /**
+   * Activities POSTed to the inbox: accepted (202), refused (4xx), turned
+   * away while busy (503); notes fetched for Announces that name them by ID,
+   * and Announces whose note was not fetched (too many at once, or a fetch
+   * that failed or did not answer for its ID).
+   */
+  inbox: { received: number, accepted: number, refused: number, busy: number, notesFetched: number, notesSkipped: number }
   /**
    * Deletes received (inbox and peers), applied (owner's signature checked,
    * media removed), refused (bad signature, signer not the owner); of the

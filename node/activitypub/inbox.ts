@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { parseActivity, sameOrigin } from '../../protocol/activitypub.ts'
+import { isRecord, parseActivity, sameOrigin } from '../../protocol/activitypub.ts'
 import type { InboxActivity } from '../../protocol/activitypub.ts'
 import type { ActivityPubCounts } from '../../protocol/admin-api.ts'
 import { relayedPost } from '../../protocol/ap-attachments.ts'
@@ -51,6 +51,8 @@ export interface InboxOptions {
    * signature does not speak for the actor.
    */
   isGone: (uri: string) => Promise<boolean>
+  /** A signed GET of an ActivityPub object (a note a relay announced by its ID alone). */
+  fetchObject: (uri: string) => Promise<unknown>
   /** Sends an applied Delete to the swarm peers. */
   forward: (request: ForwardedRequest, cids: readonly CidString[]) => Promise<{ peers: number, applied: number }>
   log: Logger
@@ -58,6 +60,9 @@ export interface InboxOptions {
   concurrency?: number
   maxWaiting?: number
 }
+
+/** Notes fetched at once for Announces that name them by ID; more Announces meanwhile are not fetched. */
+const MAX_NOTE_FETCHES = 8
 
 /** Headers a forwarded Delete carries: what any signature scheme covers, and the digests. */
 const FORWARDED_HEADERS = ['host', 'date', 'digest', 'content-digest', 'signature', 'signature-input', 'authorization', 'content-type']
@@ -81,8 +86,9 @@ export class Inbox {
   private readonly maxWaiting: number
   private active = 0
   private readonly waiting: Array<() => void> = []
+  private readonly noteFetches = new Set<Promise<void>>()
   private readonly counts: Omit<ActivityPubCounts, 'prefetch' | 'relays'> = {
-    inbox: { received: 0, accepted: 0, refused: 0, busy: 0 },
+    inbox: { received: 0, accepted: 0, refused: 0, busy: 0, notesFetched: 0, notesSkipped: 0 },
     deletions: { received: 0, applied: 0, refused: 0, fromPeers: 0, forwardedTo: 0, removedBlobs: 0 }
   }
 
@@ -225,9 +231,36 @@ export class Inbox {
   private async relayed (activity: InboxActivity, signer: VerifiedSignature): Promise<InboxAnswer> {
     if (!await this.options.relays.isAcceptedRelay(signer)) return accepted(`${activity.type} ignored: only posts from followed relays are prefetched`)
     const post = relayedPost(activity.raw)
-    if (post == null) return accepted(`${activity.type} carries no media to prefetch`)
-    const queued = this.options.prefetch.offer(post)
-    return accepted(`${queued} of ${post.attachments.length} attachments queued for prefetch`)
+    if (post != null) return accepted(`${this.options.prefetch.offer(post)} of ${post.attachments.length} attachments queued for prefetch`)
+    const announced = activity.type === 'Announce' && typeof activity.object === 'string' ? activity.objectId : undefined
+    if (announced == null) return accepted(`${activity.type} carries no media to prefetch`)
+    if (this.noteFetches.size >= MAX_NOTE_FETCHES) {
+      this.counts.inbox.notesSkipped++
+      return accepted(`Announce of ${announced} not fetched: ${MAX_NOTE_FETCHES} announced notes are being fetched already`)
+    }
+    const fetching: Promise<void> = this.fetchAnnounced(announced).finally(() => { this.noteFetches.delete(fetching) })
+    this.noteFetches.add(fetching)
+    return accepted(`Announce of ${announced}: the note is fetched, then its attachments are queued for prefetch`)
+  }
+
+  /**
+   * LitePub relays announce a post by its ID alone: the note is fetched
+   * from its server (signed GET, SSRF-safe, 1 MiB) and must answer for that
+   * ID, so a relay cannot pass off another server's media as the post's.
+   */
+  private async fetchAnnounced (uri: string): Promise<void> {
+    try {
+      const note = await this.options.fetchObject(uri)
+      if (!isRecord(note) || note.id !== uri) throw new FdnError('invalid_request', `the document at ${uri} is not the object with that id`)
+      const post = relayedPost({ type: 'Announce', object: note })
+      this.counts.inbox.notesFetched++
+      if (post == null) return
+      if (!sameOrigin(post.actor, uri)) throw new FdnError('invalid_request', `${uri} is attributed to ${post.actor}, on another server`)
+      this.options.prefetch.offer(post)
+    } catch (err) {
+      this.counts.inbox.notesSkipped++
+      this.options.log.info({ note: uri, err: (err as Error).message }, 'inbox: could not fetch an announced note')
+    }
   }
 
   private async slot (): Promise<void> {

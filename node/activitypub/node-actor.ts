@@ -88,6 +88,7 @@ export class NodeActor {
       relays: this.relays,
       prefetch: { offer: post => prefetching ? this.prefetcher.offer(post) : 0 },
       isGone: async uri => await isGone(delivery, uri),
+      fetchObject: async uri => await delivery.fetchJson(uri, AbortSignal.timeout(10_000)),
       forward: async (request, cids) => await options.swarm.forwardDeletion(request, cids),
       log
     })

@@ -25,6 +25,8 @@ const FILES: Record<string, Buffer> = {
   '/carol/1.jpg': jpeg(150 * 1024, 'carol relayed 1'),
   '/carol/2.png': png(90 * 1024, 'carol relayed 2'),
   '/carol/3.jpg': jpeg(40 * 1024, 'carol relayed 3'),
+  '/carol/4.jpg': jpeg(45 * 1024, 'carol announced by id'),
+  '/carol/5.jpg': jpeg(35 * 1024, 'carol spoofed note'),
   '/dave/1.jpg': jpeg(30 * 1024, 'dave direct')
 }
 
@@ -126,6 +128,21 @@ describe('ActivityPub relays: subscribe, prefetch, serve with no origin traffic'
     await waitFor(async () => origin.hits('/carol/3.jpg') === 1 && (await status(daemon)).activitypub.prefetch.fetched === 3, 15_000, 'the announced attachment prefetched')
     const answer = await retrieve(daemon.http, tenant, { url: `${origin.url}/carol/3.jpg` })
     assert.equal((answer.json as RetrieveResponse).source, 'local')
+  })
+
+  it('fetches a note a LitePub relay announces by its ID alone, and prefetches its attachments', async () => {
+    const create = carol.create({ id: carol.statusUri(4), attachments: [attachment(origin, '/carol/4.jpg')] })
+    fedi.serve(new URL(carol.statusUri(4)).pathname, create.object, 200)
+    const before = (await status(daemon)).activitypub.inbox
+    assert.deepEqual(await litepubRelay.relay(create, { embed: false }), [202])
+    await waitFor(async () => origin.hits('/carol/4.jpg') === 1, 15_000, 'the announced note\'s attachment prefetched')
+    // a note served under another ID is not taken for the announced one
+    const spoofed = carol.create({ id: carol.statusUri(5), attachments: [attachment(origin, '/carol/5.jpg')] })
+    fedi.serve(new URL(carol.statusUri(5)).pathname, { ...(spoofed.object as Record<string, unknown>), id: carol.statusUri(6) }, 200)
+    assert.deepEqual(await litepubRelay.relay(spoofed, { embed: false }), [202])
+    await waitFor(async () => (await status(daemon)).activitypub.inbox.notesSkipped === before.notesSkipped + 1, 10_000, 'the spoofed note refused')
+    assert.equal(origin.hits('/carol/5.jpg'), 0)
+    assert.equal((await status(daemon)).activitypub.inbox.notesFetched, before.notesFetched + 1)
   })
 
   it('a Delete a relay forwards is applied only once the status is gone at its server', async () => {

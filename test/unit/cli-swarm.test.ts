@@ -50,7 +50,7 @@ const STATUS: StatusResponse = {
   replication: { replicated: 5, 'under-replicated': 1, pending: 2 },
   retrieve: { local: 7, swarm: 3, origin: 2, failed: 1, originFetches: 2, originBytes: 5000, originWireBytes: 5400 },
   activitypub: {
-    inbox: { received: 9, accepted: 6, refused: 3, busy: 0 },
+    inbox: { received: 9, accepted: 6, refused: 3, busy: 0, notesFetched: 1, notesSkipped: 0 },
     deletions: { received: 4, applied: 3, refused: 1, fromPeers: 1, forwardedTo: 2, removedBlobs: 5 },
     prefetch: { offered: 6, queued: 5, fetched: 4, bytes: 4096, skipped: 1, failed: 1, dropped: 0 },
     relays: { accepted: 1, pending: 1, other: 0 }
