@@ -547,8 +547,8 @@ export class Replicator {
     tx.put('manifest', pointerKey, { version, cid })
   }
 
-  /** Drops the copy held for `origin` (a release, or a newer manifest). */
-  private async drop (origin: string, cid: CidString): Promise<void> {
+  /** Drops the copy held for `origin` (a release, a newer manifest, or a deletion the origin forwarded). */
+  async drop (origin: string, cid: CidString): Promise<void> {
     const key = `${origin}/${cid}`
     await this.options.store.transact(async tx => {
       const signed = await tx.get('attestation', key)

@@ -93,7 +93,14 @@ export class Swarm {
       log
     })
     this.finder = new BlobFinder(node, store, log)
-    this.deletions = new DeletionForwarder({ node, privateKey: options.privateKey, isTrusted: peer => this.health.isTrusted(peer), log })
+    this.deletions = new DeletionForwarder({
+      node,
+      privateKey: options.privateKey,
+      trusted: this.health.trusted,
+      retryIntervalMs: options.repairInterval,
+      dropHeld: async (origin, cid) => { await this.replicator.drop(origin, cid) },
+      log
+    })
     this.manifests = new ManifestPublisher(store, options.privateKey, node.peerId.toString(), log)
     this.recovery = new Recovery({
       node,
@@ -287,6 +294,7 @@ export class Swarm {
 
   async stop (): Promise<void> {
     this.options.store.setRepairer(undefined)
+    this.deletions.stop()
     await this.manifests.stop()
     await this.replicator.stop()
     await this.announcer.stop()

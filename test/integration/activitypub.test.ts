@@ -10,6 +10,7 @@ import assert from 'node:assert/strict'
 import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { jpeg, png, sha256Hex } from '../helpers/bytes.ts'
 import { blobView, startSwarm, status, waitFor } from '../helpers/swarm.ts'
+import { startDaemon } from '../helpers/daemon.ts'
 import type { SwarmMember } from '../helpers/swarm.ts'
 import { createTenant, errorOf, s3Client } from '../helpers/s3.ts'
 import type { Tenant } from '../helpers/s3.ts'
@@ -25,6 +26,7 @@ const FILES: Record<string, Buffer> = {
   '/alice/1a.jpg': jpeg(120 * 1024, 'alice 1a'),
   '/alice/1b.png': png(80 * 1024, 'alice 1b'),
   '/alice/2.jpg': jpeg(90 * 1024, 'alice 2'),
+  '/alice/3.jpg': jpeg(75 * 1024, 'alice 3'),
   '/bob/1.jpg': jpeg(70 * 1024, 'bob 1'),
   '/bob/2.jpg': jpeg(60 * 1024, 'bob 2'),
   '/bob/avatar.png': png(20 * 1024, 'bob avatar'),
@@ -175,6 +177,20 @@ describe('ActivityPub: the actor, and Deletes signed by the media\'s owner', () 
     }
     assert.equal(await gatewayStatus(nodes[0]!, '/misskey-two/cache/bob-2.jpg'), 410)
     assert.equal(await gatewayStatus(nodes[0]!, '/mastodon-one/bob/1.jpg'), 410)
+  })
+
+  it('a trusted peer that was down when the Delete came gets it once it is back', async () => {
+    await keep('/alice/3.jpg', alice, alice.statusUri(3))
+    const cid = cids['/alice/3.jpg']!
+    await waitFor(async () => (await blobView(nodes[1]!, cid)) != null, 20_000, 'the peer to hold a copy of 3')
+    const peer = nodes[1]!
+    await peer.daemon.stop()
+    assert.equal((await alice.deliver(inbox(), alice.delete(alice.statusUri(3)))).status, 202)
+    assert.equal(await gatewayStatus(nodes[0]!, `/ipfs/${cid}`), 410)
+    nodes[1] = { ...peer, daemon: await startDaemon({ dataDir: peer.dataDir, env: peer.env }) }
+    await waitFor(async () => (await deletions(nodes[1]!)).fromPeers === 1, 30_000, 'the restarted peer to get the Delete it missed')
+    await waitFor(async () => (await blobView(nodes[1]!, cid)) == null, 30_000, 'the restarted peer to drop its copy')
+    assert.equal(await gatewayStatus(nodes[1]!, `/ipfs/${cid}`), 410)
   })
 
   it('refuses Deletes that are not the owner\'s, and removes nothing', async () => {
