@@ -106,7 +106,7 @@ export interface Stats {
 
 /** Origin side: the peers that acknowledged holding a copy of a blob this node originated. */
 export interface PlacementRecord {
-  /** Copies wanted, the origin included (the largest `replicas` of the tenants referencing the blob). */
+  /** Copies wanted, the origin included (the largest `replicas` of the tenants referencing the blob); 0 once the blob is gone here and `holders` are those not yet told to drop their copies. */
   want: number
   holders: Array<{ peer: string, since: string }>
   /** Set once replication was tried; the last refusal or failure, if the copies are short. */

@@ -53,8 +53,8 @@ const MAX_HOLD_FETCHES = 64
 
 type Refusal = Error & { refusal: RefusalCode }
 
-/** A peer answered a hold with a refusal (as opposed to the request failing on the way). */
-class HoldRefused extends Error {}
+/** A peer answered a hold or a release with a refusal (as opposed to the request failing on the way). */
+class PeerRefused extends Error {}
 
 function refusal (code: RefusalCode, message: string): Refusal {
   return Object.assign(new Error(message), { refusal: code })
@@ -161,7 +161,7 @@ export class Replicator {
   }
 
   private count (cid: string, placement: PlacementRecord | undefined): void {
-    if (placement == null) {
+    if (placement == null || placement.want === 0) {
       this.counts.delete(cid)
       return
     }
@@ -175,10 +175,14 @@ export class Replicator {
     const [blob, placement] = await Promise.all([store.db.get('blob', cid), store.db.get('placement', cid)])
     const want = blob == null ? 0 : await this.wantedCopies(cid)
     if (want === 0) {
-      // no longer ours: holders may drop their copies
+      // no longer ours: holders may drop their copies; those that could not be told are told at the next rounds
       if (placement != null) {
-        await this.releaseAll(cid, placement)
-        await store.transact(async tx => { tx.del('placement', cid) })
+        const missed = await this.releaseAll(cid, placement)
+        await store.transact(async tx => {
+          if (await tx.get('blob', cid) != null) return
+          if (missed.length === 0) tx.del('placement', cid)
+          else tx.put('placement', cid, { want: 0, holders: missed, tried: true, lastError: 'release not delivered yet' })
+        })
       }
       this.count(cid, undefined)
       return
@@ -207,13 +211,13 @@ export class Replicator {
         } catch (err) {
           // the answer may be what was lost (a closed stream), not the copy: the same hold again joins the
           // peer's fetch if it is still running, or is acknowledged at once if the copy is there
-          if (!(err instanceof HoldRefused) && await this.hold(peer, attestation).then(() => true, () => false)) {
+          if (!(err instanceof PeerRefused) && await this.hold(peer, attestation).then(() => true, () => false)) {
             live.push({ peer, since: new Date().toISOString() })
             continue
           }
           lastError = `${peer}: ${(err as Error).message}`
           this.options.log.warn({ cid, peer, err: (err as Error).message }, 'a peer did not take a copy')
-          if (err instanceof HoldRefused) continue
+          if (err instanceof PeerRefused) continue
           // the peer may have the copy all the same, or be fetching it still: asking the next peer at once could
           // make a copy too many, so this peer is asked again shortly (first in placement order), a few times
           if (await this.check(peer, [cid]).then(found => found.has(cid), () => false)) {
@@ -293,21 +297,29 @@ export class Replicator {
   private async hold (peer: string, attestation: Signed<Attestation>): Promise<void> {
     this.options.policy.grant(attestation.payload.cid, this.options.holdTimeoutMs)
     const answer = await ask(this.options.node, peerIdFromString(peer), REPLICATE_PROTOCOL, { op: 'hold', attestation }, decodeReplicateResponse, this.within(this.options.holdTimeoutMs))
-    if (!answer.ok) throw new HoldRefused(`refused (${answer.code}): ${answer.message}`)
+    if (!answer.ok) throw new PeerRefused(`refused (${answer.code}): ${answer.message}`)
   }
 
   private async release (peer: string, cid: string): Promise<void> {
     const release = await signRecord(this.options.privateKey, { type: 'fdn/release', v: 1, cid: cid as CidString, origin: this.self, time: new Date().toISOString() })
     const answer = await ask(this.options.node, peerIdFromString(peer), REPLICATE_PROTOCOL, { op: 'release', release }, decodeReplicateResponse, this.within(10_000))
-    if (!answer.ok) throw new Error(`refused (${answer.code}): ${answer.message}`)
+    if (!answer.ok) throw new PeerRefused(`refused (${answer.code}): ${answer.message}`)
   }
 
-  private async releaseAll (cid: string, placement: PlacementRecord): Promise<void> {
+  /**
+   * Tells every holder to drop its copy; returns the holders that could not
+   * be reached (a refusal is an answer: that holder is not asked again, nor
+   * is a peer no longer trusted).
+   */
+  private async releaseAll (cid: string, placement: PlacementRecord): Promise<Array<{ peer: string, since: string }>> {
+    const missed: Array<{ peer: string, since: string }> = []
     await Promise.all(placement.holders.map(async holder => {
       await this.release(holder.peer, cid).catch((err: unknown) => {
         this.options.log.info({ cid, peer: holder.peer, err: (err as Error).message }, 'could not tell a holder to drop its copy')
+        if (!(err instanceof PeerRefused) && this.options.health.isTrusted(holder.peer)) missed.push(holder)
       })
     }))
+    return missed
   }
 
   /** A request's signal: its own timeout, or shutdown. */
@@ -348,6 +360,11 @@ export class Replicator {
       await this.options.health.check()
       const byHolder = new Map<string, string[]>()
       for await (const [cid, placement] of this.options.store.db.entries('placement')) {
+        // a release some holder has not received yet: told again
+        if (placement.want === 0) {
+          this.enqueue(cid)
+          continue
+        }
         if (placement.holders.length + 1 < placement.want) this.enqueue(cid)
         for (const holder of placement.holders) {
           const health = this.options.health.health(holder.peer)
