@@ -11,6 +11,7 @@ import type { Deletion, ForwardedRequest } from '../../protocol/swarm-records.ts
 import type { Logger } from '../log.ts'
 import type { DeletionOutcome, DeletionTarget } from './deletions.ts'
 import { SignatureError } from './http-signatures.ts'
+import { hasLdSignature } from './ld-signature.ts'
 import type { IncomingSignedRequest, VerifiedSignature } from './http-signatures.ts'
 
 /** A POST to the inbox, with the exact body bytes its digest covers. */
@@ -45,6 +46,8 @@ export interface InboxOptions {
   deletions: { apply: (target: DeletionTarget) => Promise<DeletionOutcome>, dropCached: (cids: readonly CidString[], actor: string, peer: string) => Promise<number> }
   relays: RelayDirectory
   prefetch: { offer: (post: RelayedPost) => number }
+  /** Checks the author's Linked Data signature (RsaSignature2017) an activity carries, as relays forward them. */
+  verifyLd: (activity: Record<string, unknown>) => Promise<{ keyId: string, owner: string }>
   /**
    * Whether the server of a deleted object says it is gone (404 or 410):
    * what a Delete a relay forwarded is checked with, since the relay's own
@@ -176,21 +179,38 @@ export class Inbox {
   /**
    * A Delete signed by someone other than its actor is applied only when a
    * followed relay delivered it (relays forward an author's Delete with
-   * their own signature) and the object's server confirms it is gone. It is
-   * not forwarded: peers could not check the author's signature on it.
+   * their own signature) and the author vouches for it: its Linked Data
+   * signature (Mastodon signs public Deletes so relays can pass them on),
+   * or, without one, the object's server answering that it is gone. It is
+   * not forwarded: peers check HTTP signatures only.
    */
   private async relayedDelete (activity: InboxActivity, signer: VerifiedSignature, target: DeletionTarget): Promise<InboxAnswer> {
     if (!await this.options.relays.isAcceptedRelay(signer)) {
       throw new FdnError('forbidden', `the Delete is signed by ${signer.owner}, not by its actor ${activity.actor}: only an owner deletes its media`)
     }
     const object = target.status ?? target.actor
-    if (!await this.options.isGone(object)) {
-      this.counts.deletions.refused++
-      return accepted(`Delete relayed by ${signer.owner} ignored: ${object} is not gone at its server`)
+    let proof: string
+    if (hasLdSignature(activity.raw)) {
+      let author: { owner: string }
+      try {
+        author = await this.options.verifyLd(activity.raw)
+      } catch (err) {
+        if (!(err instanceof SignatureError)) throw err
+        this.counts.deletions.refused++
+        return { status: 401, code: err.code, message: `the Delete's Linked Data signature does not verify: ${err.message}` }
+      }
+      if (author.owner !== activity.actor) throw new FdnError('forbidden', `the Delete's Linked Data signature is by ${author.owner}, not by its actor ${activity.actor}`)
+      proof = 'signed by its actor'
+    } else {
+      if (!await this.options.isGone(object)) {
+        this.counts.deletions.refused++
+        return accepted(`Delete relayed by ${signer.owner} ignored: it carries no signature of its actor and ${object} is not gone at its server`)
+      }
+      proof = `${object} is gone at its server`
     }
     const outcome = await this.options.deletions.apply(target)
     this.counted(outcome)
-    return accepted(`relayed Delete applied (${object} is gone at its server): ${describeOutcome(outcome)}`)
+    return accepted(`relayed Delete applied (${proof}): ${describeOutcome(outcome)}`)
   }
 
   private refuseDelete (activity: InboxActivity, signer: VerifiedSignature, err: Error): InboxAnswer {

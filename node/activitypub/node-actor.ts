@@ -15,6 +15,7 @@ import { Delivery } from './delivery.ts'
 import { SignatureVerifier, signRequest } from './http-signatures.ts'
 import { Inbox } from './inbox.ts'
 import { KeyResolver } from './keys.ts'
+import { verifyLdSignature } from './ld-signature.ts'
 import { Prefetcher } from './prefetch.ts'
 import { Relays } from './relays.ts'
 
@@ -87,6 +88,7 @@ export class NodeActor {
       deletions,
       relays: this.relays,
       prefetch: { offer: post => prefetching ? this.prefetcher.offer(post) : 0 },
+      verifyLd: async activity => await verifyLdSignature(activity, keys),
       isGone: async uri => await isGone(delivery, uri),
       fetchObject: async uri => await delivery.fetchJson(uri, AbortSignal.timeout(10_000)),
       forward: async (request, cids) => await options.swarm.forwardDeletion(request, cids),

@@ -19,7 +19,8 @@ import type { webcrypto } from 'node:crypto'
 import { createServer, request as httpRequest } from 'node:http'
 import type { ClientRequest, IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { generateCryptoKeyPair, signRequest, verifyRequestDetailed } from '@fedify/fedify/sig'
+import { readFileSync } from 'node:fs'
+import { generateCryptoKeyPair, signJsonLd, signRequest, verifyRequestDetailed } from '@fedify/fedify/sig'
 import type { SignRequestOptions } from '@fedify/fedify/sig'
 import { RFC9421SignatureBaseFactory } from '@misskey-dev/node-http-message-signatures'
 import { base58btc } from 'multiformats/bases/base58'
@@ -113,6 +114,8 @@ export interface TestActor {
   delete: (objectId: string, options?: { tombstone?: boolean }) => JsonObject
   /** Signs and POSTs an activity to an inbox URL. */
   deliver: (inbox: string, activity: object, options?: DeliverOptions) => Promise<{ status: number, body: string }>
+  /** Adds a Linked Data signature (RsaSignature2017, made by Fedify's signJsonLd) as Mastodon does to the public activities relays pass on. */
+  ldSign: (activity: JsonObject) => Promise<JsonObject>
 }
 
 export interface ActorServer {
@@ -565,6 +568,7 @@ export async function startActorServer (): Promise<ActorServer> {
       rotateKey: async () => { state.rsa = await rsaKeyPair() },
       create: note => createActivity(state, note),
       delete: (objectId, deleteOptions = {}) => deleteActivity(state, objectId, deleteOptions.tombstone ?? true),
+      ldSign: async activity => await ldSign(activity, state.rsa.privateKey, state.keyId),
       deliver: async (inbox, activity, deliverOptions = {}) => {
         const signer = deliverOptions.signAs != null ? identities.get(deliverOptions.signAs)?.() : identity()
         if (signer == null) throw new Error('signAs: not an actor of an actor server')
@@ -805,4 +809,23 @@ export async function startRelay (options: RelayOptions = {}): Promise<TestRelay
       await server.close()
     }
   }
+}
+
+/** The JSON-LD contexts Mastodon's activities use, as the signer loads them (never from the network). */
+const LD_CONTEXTS: Record<string, string> = {
+  'https://www.w3.org/ns/activitystreams': 'activitystreams.json',
+  'https://w3id.org/security/v1': 'security-v1.json',
+  'https://w3id.org/identity/v1': 'identity-v1.json'
+}
+
+async function ldSign (activity: JsonObject, privateKey: webcrypto.CryptoKey, keyId: string): Promise<JsonObject> {
+  const contextLoader = async (url: string): Promise<{ contextUrl: null, documentUrl: string, document: unknown }> => {
+    const file = LD_CONTEXTS[url]
+    if (file == null) throw new Error(`the test signer has no context ${url}`)
+    return { contextUrl: null, documentUrl: url, document: JSON.parse(readFileSync(new URL(`../../node/activitypub/contexts/${file}`, import.meta.url), 'utf8')) }
+  }
+  const signed = await signJsonLd(activity, privateKey, new URL(keyId), { contextLoader }) as JsonObject
+  // Mastodon adds security/v1 to the context after signing (it adds no statement)
+  const context = [signed['@context']].flat()
+  return { ...signed, '@context': context.includes('https://w3id.org/security/v1') ? context : [...context, 'https://w3id.org/security/v1'] }
 }

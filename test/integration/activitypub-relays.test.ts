@@ -27,6 +27,7 @@ const FILES: Record<string, Buffer> = {
   '/carol/3.jpg': jpeg(40 * 1024, 'carol relayed 3'),
   '/carol/4.jpg': jpeg(45 * 1024, 'carol announced by id'),
   '/carol/5.jpg': jpeg(35 * 1024, 'carol spoofed note'),
+  '/carol/7.jpg': jpeg(33 * 1024, 'carol ld-signed delete'),
   '/dave/1.jpg': jpeg(30 * 1024, 'dave direct')
 }
 
@@ -157,6 +158,22 @@ describe('ActivityPub relays: subscribe, prefetch, serve with no origin traffic'
     assert.equal((await fetch(`${daemon.http}/ipfs/${cid}`)).status, 410)
     const after = (await status(daemon)).activitypub.deletions
     assert.deepEqual([after.received - before.received, after.applied - before.applied, after.refused - before.refused], [2, 1, 1])
+  })
+
+  it('a relayed Delete that carries its author\'s Linked Data signature is applied at once; a forged one is refused', async () => {
+    const create = carol.create({ id: carol.statusUri(7), attachments: [attachment(origin, '/carol/7.jpg')] })
+    assert.deepEqual(await litepubRelay.relay(create), [202])
+    await waitFor(async () => origin.hits('/carol/7.jpg') === 1, 15_000, 'the attachment of status 7 prefetched')
+    const cid = (JSON.parse((await retrieve(daemon.http, tenant, { url: `${origin.url}/carol/7.jpg` })).text) as RetrieveResponse).cid
+    fedi.serve(new URL(carol.statusUri(7)).pathname, create.object, 200)
+
+    const forged = await dave.ldSign(carol.delete(carol.statusUri(7)) as Record<string, unknown>)
+    assert.deepEqual(await litepubRelay.relay({ ...forged, signature: { ...(forged.signature as Record<string, unknown>), creator: `${carol.id}#main-key` } }), [401])
+    assert.deepEqual(await litepubRelay.relay(await dave.ldSign({ ...carol.delete(carol.statusUri(7)), actor: dave.id })), [202], 'dave\'s own Delete of carol\'s status')
+    assert.equal((await fetch(`${daemon.http}/ipfs/${cid}`)).status, 200, 'the status still exists and nothing the author signed deleted it')
+
+    assert.deepEqual(await litepubRelay.relay(await carol.ldSign(carol.delete(carol.statusUri(7)))), [202])
+    assert.equal((await fetch(`${daemon.http}/ipfs/${cid}`)).status, 410)
   })
 
   it('fdn relay list shows both; remove sends Undo; a relay that cannot be reached is reported', async () => {
