@@ -4,9 +4,6 @@
 // server; and our outgoing signature checked by Fedify's verifier.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer } from 'node:http'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { createHash, generateKeyPairSync, sign } from 'node:crypto'
 import type { KeyObject, webcrypto } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -24,45 +21,11 @@ import { SignatureError, SignatureVerifier, signRequest } from '../../node/activ
 import type { IncomingSignedRequest, SignatureErrorCode, VerifiedSignature } from '../../node/activitypub/http-signatures.ts'
 import { KeyResolver } from '../../node/activitypub/keys.ts'
 import type { JsonFetch } from '../../node/activitypub/keys.ts'
+import { DocumentServer } from '../helpers/document-server.ts'
 
 const INBOX = 'https://fdn.example/inbox'
 const AS_CONTEXT = ['https://www.w3.org/ns/activitystreams', 'https://w3id.org/security/v1', 'https://w3id.org/security/multikey/v1']
 const BODY = JSON.stringify({ '@context': 'https://www.w3.org/ns/activitystreams', type: 'Delete', actor: 'x', object: 'y' })
-
-/** A tiny ActivityPub origin: serves JSON documents by path and counts the requests for each. */
-class Origin {
-  readonly documents = new Map<string, unknown>()
-  readonly hits = new Map<string, number>()
-  private readonly server: Server
-  base = ''
-
-  constructor () {
-    this.server = createServer((req, res) => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname
-      this.hits.set(path, (this.hits.get(path) ?? 0) + 1)
-      const document = this.documents.get(path)
-      if (document === undefined) {
-        res.writeHead(404).end()
-        return
-      }
-      res.writeHead(200, { 'content-type': 'application/activity+json' }).end(JSON.stringify(document))
-    })
-  }
-
-  async start (): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
-  }
-
-  async stop (): Promise<void> {
-    this.server.closeAllConnections()
-    await new Promise((resolve) => this.server.close(resolve))
-  }
-
-  hitsOf (path: string): number {
-    return this.hits.get(path) ?? 0
-  }
-}
 
 const plainFetch: JsonFetch = async (url, signal) => {
   const res = await fetch(url, { signal, headers: { accept: 'application/activity+json' } })
@@ -184,7 +147,7 @@ async function refusal (verifier: SignatureVerifier, request: IncomingSignedRequ
 }
 
 describe('SignatureVerifier', () => {
-  const origin = new Origin()
+  const origin = new DocumentServer()
   const alice = rsaKeys()
   const aliceEd = generateKeyPairSync('ed25519')
   const stranger = rsaKeys()

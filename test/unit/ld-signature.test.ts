@@ -4,9 +4,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:http'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { generateKeyPairSync } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -17,6 +14,7 @@ import { KeyResolver } from '../../node/activitypub/keys.ts'
 import type { JsonFetch } from '../../node/activitypub/keys.ts'
 import { hasLdSignature, verifyLdSignature } from '../../node/activitypub/ld-signature.ts'
 import type { LdSigned } from '../../node/activitypub/ld-signature.ts'
+import { DocumentServer } from '../helpers/document-server.ts'
 
 type Json = Record<string, unknown>
 
@@ -27,37 +25,6 @@ const CONTEXT_FILES: Record<string, string> = {
   [AS]: 'activitystreams.json',
   [SECURITY]: 'security-v1.json',
   'https://w3id.org/identity/v1': 'identity-v1.json'
-}
-
-/** A tiny ActivityPub origin: serves JSON documents by path and counts every request. */
-class Origin {
-  readonly documents = new Map<string, unknown>()
-  readonly hits: string[] = []
-  private readonly server: Server
-  base = ''
-
-  constructor () {
-    this.server = createServer((req, res) => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname
-      this.hits.push(path)
-      const document = this.documents.get(path)
-      if (document === undefined) {
-        res.writeHead(404).end()
-        return
-      }
-      res.writeHead(200, { 'content-type': 'application/activity+json' }).end(JSON.stringify(document))
-    })
-  }
-
-  async start (): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve))
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
-  }
-
-  async stop (): Promise<void> {
-    this.server.closeAllConnections()
-    await new Promise((resolve) => this.server.close(resolve))
-  }
 }
 
 function rsaKeys (): { publicKey: KeyObject, privateKey: KeyObject } {
@@ -104,7 +71,7 @@ async function refusal (activity: Json, keys: KeyResolver, code: SignatureErrorC
 }
 
 describe('LD signatures', () => {
-  const origin = new Origin()
+  const origin = new DocumentServer()
   const alice = rsaKeys()
   const bob = rsaKeys()
   let aliceId = ''
