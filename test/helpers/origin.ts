@@ -72,3 +72,8 @@ export async function startOrigin (routes: Record<string, OriginRoute> = {}): Pr
     }
   }
 }
+
+/** Routes serving media files by path, typed by their extension (.png image/png, anything else image/jpeg). */
+export function mediaRoutes (files: Record<string, Uint8Array>): Record<string, OriginRoute> {
+  return Object.fromEntries(Object.entries(files).map(([path, body]) => [path, { body, contentType: path.endsWith('.png') ? 'image/png' : 'image/jpeg' }]))
+}

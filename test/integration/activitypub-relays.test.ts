@@ -13,7 +13,7 @@ import { status, waitFor } from '../helpers/swarm.ts'
 import { createTenant } from '../helpers/s3.ts'
 import type { Tenant } from '../helpers/s3.ts'
 import { retrieve } from '../helpers/api.ts'
-import { startOrigin } from '../helpers/origin.ts'
+import { mediaRoutes, startOrigin } from '../helpers/origin.ts'
 import type { Origin } from '../helpers/origin.ts'
 import { startActorServer, startRelay } from '../helpers/fediverse.ts'
 import type { ActorServer, TestActor, TestRelay } from '../helpers/fediverse.ts'
@@ -46,9 +46,7 @@ describe('ActivityPub relays: subscribe, prefetch, serve with no origin traffic'
   const cli = async (...args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> => await runCli(args, { FDN_DATA: daemon.dataDir })
 
   before(async () => {
-    const routes: Record<string, { body: Buffer, contentType: string }> = {}
-    for (const [path, body] of Object.entries(FILES)) routes[path] = { body, contentType: path.endsWith('.png') ? 'image/png' : 'image/jpeg' }
-    origin = await startOrigin(routes)
+    origin = await startOrigin(mediaRoutes(FILES))
     fedi = await startActorServer()
     carol = await fedi.addActor('carol')
     dave = await fedi.addActor('dave')

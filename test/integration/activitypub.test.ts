@@ -15,7 +15,7 @@ import type { SwarmMember } from '../helpers/swarm.ts'
 import { createTenant, errorOf, s3Client } from '../helpers/s3.ts'
 import type { Tenant } from '../helpers/s3.ts'
 import { retrieve } from '../helpers/api.ts'
-import { startOrigin } from '../helpers/origin.ts'
+import { mediaRoutes, startOrigin } from '../helpers/origin.ts'
 import type { Origin } from '../helpers/origin.ts'
 import { startActorServer } from '../helpers/fediverse.ts'
 import type { ActorServer, TestActor } from '../helpers/fediverse.ts'
@@ -69,9 +69,7 @@ describe('ActivityPub: the actor, and Deletes signed by the media\'s owner', () 
   const deletions = async (member = nodes[0]!): Promise<{ received: number, applied: number, refused: number, fromPeers: number }> => (await status(member.daemon)).activitypub.deletions
 
   before(async () => {
-    const routes: Record<string, { body: Buffer, contentType: string }> = {}
-    for (const [path, body] of Object.entries(FILES)) routes[path] = { body, contentType: path.endsWith('.png') ? 'image/png' : 'image/jpeg' }
-    origin = await startOrigin(routes)
+    origin = await startOrigin(mediaRoutes(FILES))
     fedi = await startActorServer()
     alice = await fedi.addActor('alice')
     bob = await fedi.addActor('bob')
