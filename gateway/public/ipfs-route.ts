@@ -8,6 +8,7 @@ import { FdnError } from '../../protocol/errors.ts'
 import type { MediaStore, ByteRange } from '../../node/store/media-store.ts'
 import { detectMediaType, SNIFF_BYTES } from '../../node/ingest/media-type.ts'
 import type { BlobRecord } from '../../node/store/records.ts'
+import { goneBlobKey } from '../../node/store/records.ts'
 import { carStream } from './car-stream.ts'
 import { matchesIfNoneMatch } from './conditional.ts'
 import { carContentType, negotiateFormat, RAW_TYPE } from './format.ts'
@@ -70,7 +71,7 @@ export async function ipfsRoutes (app: FastifyInstance, { store, swarm }: IpfsRo
 
 /** A blob its ActivityPub owner deleted is not fetched back from the swarm: 410, so caches drop it too. */
 async function refuseDeleted (store: MediaStore, cid: CID): Promise<void> {
-  if (await store.db.get('gone', `cid:${cidString(cid)}`) != null) throw new FdnError('gone', `${cidString(cid)} was deleted by its owner`)
+  if (await store.db.get('gone', goneBlobKey(cidString(cid))) != null) throw new FdnError('gone', `${cidString(cid)} was deleted by its owner`)
 }
 
 /** Whether the node has this root: the index's cached blob record answers the hot path without touching the disk. */

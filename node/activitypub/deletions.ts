@@ -1,11 +1,13 @@
 import type { CidString } from '../../protocol/cid.ts'
 import type { ObjectKey, TenantName } from '../../protocol/names.ts'
 import type { Logger } from '../log.ts'
-import { releaseMedia } from '../objects/media-refs.ts'
+import { mediaId, releaseMedia } from '../objects/media-refs.ts'
+import { objectId } from '../objects/object-store.ts'
 import type { ObjectStore } from '../objects/object-store.ts'
 import type { Tx } from '../store/index-db.ts'
 import type { MediaStore } from '../store/media-store.ts'
-import { removeRef } from '../store/refs.ts'
+import { goneBlobKey, goneObjectKey } from '../store/records.ts'
+import { refKey, removeRef } from '../store/refs.ts'
 import { CACHE_HOLDER } from '../swarm/blob-cache.ts'
 import { forgetOwner, ownedMedia } from './owners.ts'
 import type { OwnedMedia } from './owners.ts'
@@ -90,7 +92,7 @@ export class Deletions {
         for (const cid of cids.slice(start, start + BATCH)) {
           await this.settle(tx, cid, actor, outcome)
           const left = await tx.refsOf(cid)
-          if (left.every(ref => ref.kind === 'replica' && ref.holder === peer)) tx.put('gone', `cid:${cid}`, { actor, at: new Date().toISOString() })
+          if (left.every(ref => ref.kind === 'replica' && ref.holder === peer)) tx.put('gone', goneBlobKey(cid), { actor, at: new Date().toISOString() })
         }
       })
     }
@@ -103,15 +105,15 @@ export class Deletions {
     const at = new Date().toISOString()
     if (row.key != null && row.tenant !== '' && await this.objects.unlinkIf(tx, row.tenant as TenantName, row.key as ObjectKey, row.cid)) {
       outcome.objects++
-      tx.put('gone', `key:${row.tenant}/${row.key}`, { actor: row.actor, at })
+      tx.put('gone', goneObjectKey(objectId(row.tenant as TenantName, row.key)), { actor: row.actor, at })
     }
     if (left === 0) {
       if (row.tenant === '') {
-        if (await tx.get('ref', `${row.cid}/cache:${CACHE_HOLDER}`) != null) {
+        if (await tx.get('ref', refKey(row.cid, 'cache', CACHE_HOLDER)) != null) {
           await removeRef(tx, row.cid, 'cache', CACHE_HOLDER)
           outcome.cached++
         }
-      } else if (await tx.get('media', `${row.tenant}/${row.cid}`) != null) {
+      } else if (await tx.get('media', mediaId(row.tenant as TenantName, row.cid)) != null) {
         await releaseMedia(tx, row.tenant as TenantName, row.cid)
         outcome.media++
       }
@@ -131,7 +133,7 @@ export class Deletions {
       outcome.cached += refs.length
     }
     if (await tx.get('blob', cid) != null) return false
-    tx.put('gone', `cid:${cid}`, { actor, at: new Date().toISOString() })
+    tx.put('gone', goneBlobKey(cid), { actor, at: new Date().toISOString() })
     return true
   }
 }

@@ -163,7 +163,9 @@ export class Inbox {
       target = deletionTarget(activity)
       if (signer.owner !== activity.actor) return await this.relayedDelete(activity, signer, target)
     } catch (err) {
-      return this.refuseDelete(activity, signer, err as Error)
+      // only refusals are the sender's fault; a store failure is the node's, and answered as one
+      if (!(err instanceof FdnError && err.code === 'forbidden')) throw err
+      return this.refuseDelete(activity, signer, err)
     }
     const outcome = await this.options.deletions.apply(target)
     this.counted(outcome)

@@ -9,6 +9,7 @@ import type { Tx } from '../store/index-db.ts'
 import type { BlockLease } from '../store/blocks.ts'
 import type { MediaStore } from '../store/media-store.ts'
 import { addRef, removeRef, setRefPublic } from '../store/refs.ts'
+import { goneObjectKey } from '../store/records.ts'
 import type { NewBlob } from '../store/refs.ts'
 import type { TenantRegistry } from '../tenants/registry.ts'
 import type { ObjectStoreApi } from './object-store-api.ts'
@@ -102,7 +103,7 @@ export class ObjectStore implements ObjectStoreApi {
   }
 
   async deletedByOwner (tenant: TenantName, key: ObjectKey): Promise<boolean> {
-    return await this.store.db.get('gone', `key:${objectId(tenant, key)}`) != null
+    return await this.store.db.get('gone', goneObjectKey(objectId(tenant, key))) != null
   }
 
   async setAcl (tenant: TenantName, key: ObjectKey, acl: Acl): Promise<void> {

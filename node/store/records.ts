@@ -88,6 +88,16 @@ export interface GoneRecord {
   at: string
 }
 
+/** The `gone` key of a blob removed by its owner's Delete. */
+export function goneBlobKey (cid: string): string {
+  return `cid:${cid}`
+}
+
+/** The `gone` key of a tenant's key removed by its owner's Delete (`objectId` is `{tenant}/{key}`). */
+export function goneObjectKey (objectId: string): string {
+  return `key:${objectId}`
+}
+
 export interface RefRecord {
   kind: RefKind
   /** Identifies the holder within its kind; the pair is unique per blob. */
