@@ -62,6 +62,7 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
       dataDir: config.data,
       privateKey: identity.privateKey,
       listen: config.swarmListen,
+      announce: config.swarmAnnounce,
       bootstrap: await resolveBootstrap(config),
       swarmKey: config.swarmKey != null ? await readSwarmKey(config.swarmKey) : undefined,
       trustedPeers: config.trustedPeers,

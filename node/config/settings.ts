@@ -1,4 +1,4 @@
-import { parseActorName, parseBoolean, parseChoice, parseMediaTypes, parseCount, parseDomain, parseDuration, parseListen, parsePath, parsePeerAddresses, parsePeerIds, parseSize, parseSwarmListen, parseUrl } from './values.ts'
+import { parseActorName, parseBoolean, parseChoice, parseMediaTypes, parseCount, parseDomain, parseDuration, parseListen, parsePath, parsePeerAddresses, parsePeerIds, parseSize, parseSwarmAnnounce, parseSwarmListen, parseUrl } from './values.ts'
 import type { ListenAddress } from './values.ts'
 import { parseFetchAllow } from '../fetcher/address-policy.ts'
 import { parsePorts } from '../fetcher/target.ts'
@@ -17,6 +17,8 @@ export interface Config {
   aliasMode: 'serve' | 'redirect'
   /** libp2p listen multiaddrs, TCP only, canonical form, at least one. */
   swarmListen: string[]
+  /** Multiaddrs (no `/p2p`) peers are told to dial instead of the listen addresses; empty: the listen addresses. */
+  swarmAnnounce: string[]
   /** Peers dialled at start (`…/p2p/<peer id>`); undefined: the `peers` of bootstrap.json (see `resolveBootstrap`). */
   bootstrap: string[] | undefined
   /** Absolute path of a libp2p PSK v1 file making a private swarm (see `readSwarmKey`); undefined: public swarm. */
@@ -86,6 +88,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 's3Domain', env: 'FDN_S3_DOMAIN', flag: '--s3-domain', default: undefined, describe: 'domain for virtual-host S3 requests ({bucket}.{domain})', parse: parseDomain },
   { key: 'aliasMode', env: 'FDN_ALIAS_MODE', flag: '--alias-mode', default: 'serve', describe: 'public reads of /{bucket}/{key}: serve the bytes, or redirect to /ipfs/{cid}', parse: parseChoice(['serve', 'redirect'] as const) },
   { key: 'swarmListen', env: 'FDN_SWARM_LISTEN', flag: '--swarm-listen', default: '/ip4/0.0.0.0/tcp/4001', describe: 'swarm listener: comma-separated TCP multiaddrs', parse: parseSwarmListen },
+  { key: 'swarmAnnounce', env: 'FDN_SWARM_ANNOUNCE', flag: '--swarm-announce', default: '', describe: 'addresses peers are told to dial instead of the listen addresses (port forwarding, NAT, proxies): comma-separated TCP multiaddrs without /p2p', parse: parseSwarmAnnounce },
   { key: 'bootstrap', env: 'FDN_BOOTSTRAP', flag: '--bootstrap', default: undefined, describe: 'peers dialled at start: comma-separated multiaddrs ending in /p2p/<peer id> (default: the peers of bootstrap.json)', parse: parsePeerAddresses },
   { key: 'swarmKey', env: 'FDN_SWARM_KEY', flag: '--swarm-key', default: undefined, describe: "libp2p pre-shared key file (make one with 'fdn swarm-key'): only nodes with the same key can connect", parse: parsePath },
   { key: 'trustedPeers', env: 'FDN_TRUSTED_PEERS', flag: '--trusted-peers', default: '', describe: 'comma-separated peer IDs that may ask this node to hold copies for them (and hold its copies)', parse: parsePeerIds },

@@ -125,6 +125,25 @@ export function parseSwarmListenAddress (raw: string): string {
   return address.toString()
 }
 
+const ANNOUNCE_EXAMPLE = '/ip4/203.0.113.7/tcp/4001 or /dns4/fdn.example.org/tcp/4001'
+
+/**
+ * Comma-separated addresses told to peers instead of the listen addresses
+ * (behind port forwarding, NAT or a proxy): TCP multiaddrs over `ip4`, `ip6`,
+ * `dns`, `dns4` or `dns6`, without `/p2p` (libp2p appends the peer ID); empty
+ * for none.
+ */
+export function parseSwarmAnnounce (raw: string): string[] {
+  return [...new Set(parseList(raw).map((item) => {
+    const address = toMultiaddr(item, ANNOUNCE_EXAMPLE)
+    const names = address.getComponents().map(c => c.name)
+    if (names.length !== 2 || !['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(names[0] ?? '') || names[1] !== 'tcp') {
+      throw new Error(`expected a TCP address to announce such as ${ANNOUNCE_EXAMPLE}, got '${item}'`)
+    }
+    return address.toString()
+  }))]
+}
+
 /** Comma-separated swarm listen addresses, at least one, without duplicates. */
 export function parseSwarmListen (raw: string): string[] {
   const addresses = [...new Set(parseList(raw).map(parseSwarmListenAddress))]

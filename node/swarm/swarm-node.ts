@@ -46,6 +46,8 @@ export interface SwarmNodeOptions {
   dataDir: string
   privateKey: PrivateKey
   listen: string[]
+  /** Told to peers (identify, DHT) instead of `listen` when not empty. */
+  announce: string[]
   bootstrap: string[]
   /** The whole libp2p PSK v1 file: nodes without the same one cannot connect. */
   swarmKey: Uint8Array | undefined
@@ -81,7 +83,7 @@ export class SwarmNode {
     const blockstore = new StoreBlockstore(options.store, options.policy)
     const helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore, datastore }), {
       privateKey: options.privateKey,
-      addresses: { listen: options.listen },
+      addresses: { listen: options.listen, ...(options.announce.length > 0 ? { announce: options.announce } : {}) },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({

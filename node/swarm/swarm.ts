@@ -29,6 +29,8 @@ export interface SwarmOptions {
   dataDir: string
   privateKey: PrivateKey
   listen: string[]
+  /** Told to peers instead of `listen` when not empty. */
+  announce: string[]
   bootstrap: string[]
   swarmKey: Uint8Array | undefined
   trustedPeers: string[]
@@ -122,6 +124,7 @@ export class Swarm {
       dataDir: options.dataDir,
       privateKey: options.privateKey,
       listen: options.listen,
+      announce: options.announce,
       bootstrap: options.bootstrap,
       swarmKey: options.swarmKey,
       store: options.store,

@@ -8,7 +8,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ConfigError, loadConfig, unknownEnvironment } from '../../node/config/load.ts'
 import { SETTINGS } from '../../node/config/settings.ts'
-import { parseBoolean, parseDuration, parseListen, parsePath, parsePeerAddress, parsePeerAddresses, parsePeerIds, parseSize, parseSwarmListen } from '../../node/config/values.ts'
+import { parseBoolean, parseDuration, parseListen, parsePath, parsePeerAddress, parsePeerAddresses, parsePeerIds, parseSize, parseSwarmAnnounce, parseSwarmListen } from '../../node/config/values.ts'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -59,6 +59,16 @@ describe('swarm config values', () => {
     for (const empty of ['', ' , ']) assert.throws(() => parseSwarmListen(empty), /at least one/, empty)
   })
 
+  it('parses swarm addresses to announce: TCP multiaddrs by address or name, without /p2p, deduplicated, none by default', () => {
+    assert.deepEqual(parseSwarmAnnounce(''), [])
+    assert.deepEqual(parseSwarmAnnounce('/ip4/203.0.113.7/tcp/4001, /dns4/fdn.example.org/tcp/4001,/ip4/203.0.113.7/tcp/4001'), ['/ip4/203.0.113.7/tcp/4001', '/dns4/fdn.example.org/tcp/4001'])
+    assert.deepEqual(parseSwarmAnnounce('/ip6/2001:db8::1/tcp/4001'), ['/ip6/2001:db8::1/tcp/4001'])
+    for (const bad of ['/ip4/203.0.113.7/udp/4001/quic-v1', '/ip4/203.0.113.7', '/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWEpCnQRcHF1wd9DVhkSGzRnRJUDfhRE5URn5RoBEsHTJB']) {
+      assert.throws(() => parseSwarmAnnounce(bad), /expected a TCP address to announce/, bad)
+    }
+    assert.throws(() => parseSwarmAnnounce('nonsense'), /expected a multiaddr such as/)
+  })
+
   it('parses peer addresses, which must end in /p2p/<peer id>', async () => {
     const id = await newPeerId()
     assert.equal(parsePeerAddress(`/ip4/203.0.113.7/tcp/4001/p2p/${id}`), `/ip4/203.0.113.7/tcp/4001/p2p/${id}`)
@@ -95,6 +105,7 @@ describe('loadConfig', () => {
     assert.deepEqual(config.adminListen, { host: '127.0.0.1', port: 8081 })
     assert.equal(config.maxObjectSize, 2 * 1024 ** 3)
     assert.deepEqual(config.swarmListen, ['/ip4/0.0.0.0/tcp/4001'])
+    assert.deepEqual(config.swarmAnnounce, [])
     assert.equal(config.bootstrap, undefined, 'undefined: the peers of bootstrap.json')
     assert.equal(config.swarmKey, undefined)
     assert.deepEqual(config.trustedPeers, [])
@@ -201,7 +212,7 @@ describe('loadConfig', () => {
 
   it('reports FDN_* variables that name no setting', () => {
     assert.deepEqual(unknownEnvironment({ FDN_DATA: 'x', FDN_REPLICAZ: '3', HOME: '/root' }), ['FDN_REPLICAZ'])
-    const swarm = ['FDN_SWARM_LISTEN', 'FDN_BOOTSTRAP', 'FDN_SWARM_KEY', 'FDN_TRUSTED_PEERS', 'FDN_CACHE_SIZE', 'FDN_FETCH_TIMEOUT', 'FDN_NO_FETCH', 'FDN_PEER_QUOTA', 'FDN_REPAIR_GRACE', 'FDN_REPAIR_INTERVAL', 'FDN_REPAIR_RATE']
+    const swarm = ['FDN_SWARM_LISTEN', 'FDN_SWARM_ANNOUNCE', 'FDN_BOOTSTRAP', 'FDN_SWARM_KEY', 'FDN_TRUSTED_PEERS', 'FDN_CACHE_SIZE', 'FDN_FETCH_TIMEOUT', 'FDN_NO_FETCH', 'FDN_PEER_QUOTA', 'FDN_REPAIR_GRACE', 'FDN_REPAIR_INTERVAL', 'FDN_REPAIR_RATE']
     assert.deepEqual(unknownEnvironment(Object.fromEntries(swarm.map(name => [name, 'x']))), [])
   })
 })
