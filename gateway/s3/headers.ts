@@ -9,7 +9,7 @@ import { storedContentEncoding } from './auth/index.ts'
 import { header } from './context.ts'
 import type { S3Request } from './context.ts'
 import { s3Error } from './errors.ts'
-import { contentDisposition, isInlineSafe } from '../public/safety.ts'
+import { contentDisposition, inlineMediaType, isAttachment } from '../public/safety.ts'
 
 /** S3's default type for an object stored without one. */
 export const DEFAULT_CONTENT_TYPE = 'binary/octet-stream'
@@ -119,10 +119,10 @@ export function hasResponseOverrides (request: S3Request): boolean {
 /**
  * Who will read the answer. A header-signed request (an SDK or a tool) gets
  * the object's headers exactly as stored, as from S3. A presigned URL or a
- * public alias URL can be opened by a browser: then only passive media go
- * out inline under their type, anything else as an attachment typed
- * `application/octet-stream` (gateway/public/safety.ts), whatever the
- * uploader declared.
+ * public alias URL can be opened by a browser: then only allow-listed
+ * passive media go out inline, under the type's essence, anything else as an
+ * attachment typed `application/octet-stream` (gateway/public/safety.ts),
+ * whatever the uploader declared.
  */
 export type Audience = 'client' | 'browser'
 
@@ -148,12 +148,9 @@ export function setObjectHeaders (reply: FastifyReply, record: ObjectRecord, req
     values[name] = value
   }
   if (audience === 'browser') {
-    const essence = (values['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-    if (!isInlineSafe(essence)) {
-      values['content-type'] = 'application/octet-stream'
-      const disposition = values['content-disposition']
-      values['content-disposition'] = disposition?.trim().toLowerCase().startsWith('attachment') === true ? disposition : contentDisposition('attachment', undefined)
-    }
+    const inline = inlineMediaType(values['content-type'])
+    values['content-type'] = inline ?? 'application/octet-stream'
+    if (inline === undefined && !isAttachment(values['content-disposition'])) values['content-disposition'] = contentDisposition('attachment', undefined)
   }
   for (const [name, value] of Object.entries(values)) if (value !== undefined) reply.header(name, value)
   reply.header('etag', quotedEtag(record.etag))

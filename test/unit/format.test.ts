@@ -2,7 +2,6 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { negotiateFormat } from '../../gateway/public/format.ts'
 import { matchesIfNoneMatch } from '../../gateway/public/conditional.ts'
-import { isInlineSafe } from '../../gateway/public/safety.ts'
 import { parseCid } from '../../protocol/cid.ts'
 import { base58btc } from 'multiformats/bases/base58'
 import { base16 } from 'multiformats/bases/base16'
@@ -34,13 +33,6 @@ describe('If-None-Match', () => {
     assert.equal(matchesIfNoneMatch('*', '"a"'), true)
     assert.equal(matchesIfNoneMatch('"a.raw"', '"a"'), false)
     assert.equal(matchesIfNoneMatch(undefined, '"a"'), false)
-  })
-})
-
-describe('inline media policy', () => {
-  it('serves passive media inline and nothing active', () => {
-    for (const type of ['image/png', 'image/jpeg', 'video/mp4', 'audio/ogg']) assert.equal(isInlineSafe(type), true, type)
-    for (const type of ['image/svg+xml', 'text/html', 'application/xml', 'text/javascript', 'application/pdf', 'application/octet-stream']) assert.equal(isInlineSafe(type), false, type)
   })
 })
 
