@@ -113,7 +113,7 @@ export class Deletions {
           await removeRef(tx, row.cid, 'cache', CACHE_HOLDER)
           outcome.cached++
         }
-      } else if (await tx.get('media', mediaId(row.tenant as TenantName, row.cid)) != null) {
+      } else if (await ownerOnly(tx, row.tenant as TenantName, row.cid)) {
         await releaseMedia(tx, row.tenant as TenantName, row.cid)
         outcome.media++
       }
@@ -136,4 +136,10 @@ export class Deletions {
     tx.put('gone', goneBlobKey(cid), { actor, at: new Date().toISOString() })
     return true
   }
+}
+
+/** A tenant's key-less media that only its owners keep: added by hash or retrieved without an owner, it stays. */
+async function ownerOnly (tx: Tx, tenant: TenantName, cid: CidString): Promise<boolean> {
+  const media = await tx.get('media', mediaId(tenant, cid))
+  return media != null && media.unowned !== true
 }

@@ -13,17 +13,31 @@ import type { NewBlob } from '../store/refs.ts'
  * the tenant's bytes and quota like an object, replicated like one. The
  * `media` table (`{tenant}/{cid}`) lists them per tenant.
  */
-export async function holdMedia (tx: Tx, tenant: TenantName, cid: CidString, size: number, options: { url?: string, blob?: NewBlob } = {}): Promise<void> {
+export async function holdMedia (tx: Tx, tenant: TenantName, cid: CidString, size: number, options: { url?: string, unowned: boolean, blob?: NewBlob }): Promise<void> {
   const tenantRecord = await tx.get('tenant', tenant)
   if (tenantRecord == null) throw new FdnError('no_such_bucket', 'The tenant no longer exists')
   const id = mediaId(tenant, cid)
-  if (await tx.get('media', id) != null) return
+  if (await tx.get('media', id) != null) {
+    if (options.unowned) await keepUnowned(tx, tenant, cid)
+    return
+  }
   if (tenantRecord.quota != null && tenantRecord.logicalBytes + size > tenantRecord.quota) {
     throw new FdnError('quota_exceeded', `tenant '${tenant}' would hold ${tenantRecord.logicalBytes + size} bytes, over its ${tenantRecord.quota} byte quota`)
   }
   await addRef(tx, cid, { kind: 'media', holder: tenant, public: true }, options.blob)
-  tx.put('media', id, { size, ...(options.url != null ? { url: options.url } : {}), at: new Date().toISOString() })
+  tx.put('media', id, { size, ...(options.url != null ? { url: options.url } : {}), ...(options.unowned ? { unowned: true as const } : {}), at: new Date().toISOString() })
   tx.put('tenant', tenant, { ...tenantRecord, logicalBytes: tenantRecord.logicalBytes + size })
+}
+
+/**
+ * Marks a tenant's media as held for a reason no owner's Delete ends (added
+ * by hash, or retrieved without naming an owner): only the tenant removes it
+ * then. Does nothing when the tenant holds no such media.
+ */
+export async function keepUnowned (tx: Tx, tenant: TenantName, cid: CidString): Promise<void> {
+  const id = mediaId(tenant, cid)
+  const record = await tx.get('media', id)
+  if (record != null && record.unowned !== true) tx.put('media', id, { ...record, unowned: true })
 }
 
 export async function releaseMedia (tx: Tx, tenant: TenantName, cid: CidString): Promise<void> {

@@ -19,7 +19,7 @@ export async function addByHash (store: MediaStore, tenant: TenantName, cid: CID
       throw new FdnError('digest_mismatch', `the body is ${blob.record.cid} under fdn's CID profile (raw leaves, 1 MiB chunks), not ${want}: nothing was kept`)
     }
     requireMedia(blob.record.mediaType, 'the body')
-    await holdMedia(tx, tenant, want, blob.record.size, { blob })
+    await holdMedia(tx, tenant, want, blob.record.size, { unowned: true, blob })
     return (await tx.get('blob', want))!
   })
 }
@@ -27,5 +27,5 @@ export async function addByHash (store: MediaStore, tenant: TenantName, cid: CID
 /** The tenant holds a blob the node has already (an add by hash whose body need not be read). */
 export async function holdExisting (store: MediaStore, tenant: TenantName, blob: BlobRecord): Promise<void> {
   requireMedia(blob.mediaType, blob.cid)
-  await store.transact(async tx => { await holdMedia(tx, tenant, blob.cid, blob.size) })
+  await store.transact(async tx => { await holdMedia(tx, tenant, blob.cid, blob.size, { unowned: true }) })
 }

@@ -12,7 +12,7 @@ import { checkUrlForm } from '../fetcher/target.ts'
 import { requireMedia } from './media-check.ts'
 import type { SafeFetcher } from '../fetcher/safe-fetcher.ts'
 import type { Logger } from '../log.ts'
-import { holdMedia, visibleTo } from '../objects/media-refs.ts'
+import { holdMedia, keepUnowned, visibleTo } from '../objects/media-refs.ts'
 import type { ObjectStore } from '../objects/object-store.ts'
 import type { Tx } from '../store/index-db.ts'
 import type { MediaStore } from '../store/media-store.ts'
@@ -134,7 +134,7 @@ export class Retriever {
     const found = blob
     checkFound(found, sha256)
     await this.options.store.transact(async tx => {
-      await this.keep(tx, tenant, request, url, found, source === 'origin')
+      await this.keep(tx, tenant, request, { url, named }, found, source === 'origin')
     })
     return this.response(found, source, request)
   }
@@ -197,7 +197,7 @@ export class Retriever {
         const resolved = { ...blob.record }
         if (named != null) checkNamed(named, resolved, url)
         requireMedia(resolved.mediaType, 'the file')
-        await this.keep(tx, tenant, request, url, resolved, true, blob)
+        await this.keep(tx, tenant, request, { url, named }, resolved, true, blob)
         return { blob: resolved, source: 'origin' as const, keptFor: self }
       }).then(download => {
         if (tenant === NODE) this.options.swarm.cached(download.blob.cid, download.blob.size)
@@ -215,17 +215,28 @@ export class Retriever {
    * under `key`, or the tenant's `media` reference when it was downloaded for
    * it (the node's own download: a cache reference); the URL cache entry;
    * the ActivityPub owner.
+   *
+   * The URL cache answers every tenant and the relay prefetch, so it learns
+   * only what the URL itself proved: bytes this node downloaded from it, or
+   * the CID an `/ipfs/{cid}` URL names. A blob found by the caller's digest
+   * binds nothing but that caller's request: its digest is a claim about the
+   * URL that no one checked, and would let one tenant choose what another
+   * gets for a URL.
    */
-  private async keep (tx: Tx, tenant: Holder, request: RetrieveRequest, url: string, blob: Resolved, downloaded: boolean, newBlob?: NewBlob): Promise<void> {
+  private async keep (tx: Tx, tenant: Holder, request: RetrieveRequest, source: { url: string, named: CID | undefined }, blob: Resolved, downloaded: boolean, newBlob?: NewBlob): Promise<void> {
+    const { url, named } = source
     const within = newBlob != null ? { blob: newBlob } : {}
     if (tenant === NODE) {
       if (downloaded) await addRef(tx, blob.cid, { kind: 'cache', holder: CACHE_HOLDER, public: true }, newBlob)
     } else if (request.key != null) {
       await this.options.objects.link(tenant, request.key, blob, { contentType: blob.mediaType }, { tx, ...within })
     } else if (downloaded) {
-      await holdMedia(tx, tenant, blob.cid, blob.size, { url, ...within })
+      await holdMedia(tx, tenant, blob.cid, blob.size, { url, unowned: request.actor == null, ...within })
+    } else if (request.actor == null) {
+      await keepUnowned(tx, tenant, blob.cid)
     }
-    if ((await tx.get('url', url))?.cid !== blob.cid) tx.put('url', url, { cid: blob.cid, at: new Date().toISOString() })
+    const proven = downloaded || (named != null && cidString(named) === blob.cid)
+    if (proven && (await tx.get('url', url))?.cid !== blob.cid) tx.put('url', url, { cid: blob.cid, at: new Date().toISOString() })
     if (request.actor != null) {
       await recordOwner(tx, { actor: request.actor, status: request.status ?? '', cid: blob.cid, tenant, url, ...(tenant !== NODE && request.key != null ? { key: request.key } : {}) })
     }

@@ -52,6 +52,8 @@ export interface MediaRecord {
   size: number
   /** The URL it was retrieved from (none when added by hash). */
   url?: string
+  /** Also held for a reason no owner's Delete ends (added by hash, retrieved without an owner): its owners' Deletes leave it. */
+  unowned?: true
   at: string
 }
 
