@@ -7,6 +7,7 @@ import { formatListen } from '../node/config/values.ts'
 import { initDataDir, readAdminToken } from '../node/identity/identity.ts'
 import type { Logger } from '../node/log.ts'
 import { MediaStore } from '../node/store/media-store.ts'
+import { syncerFor } from '../node/store/syncer.ts'
 import { ObjectStore } from '../node/objects/object-store.ts'
 import { TenantRegistry } from '../node/tenants/registry.ts'
 import { Swarm } from '../node/swarm/swarm.ts'
@@ -46,7 +47,7 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
     log.warn({ peerId: identity.peerId, file: `${config.data}/identity.key` }, 'created a new node identity: back up identity.key, it cannot be recovered from peers')
   }
   const token = await readAdminToken(config.data)
-  const store = new MediaStore({ dataDir: config.data, blockCacheBytes: config.blockCache, minFreeSpace: config.minFreeSpace, log })
+  const store = new MediaStore({ dataDir: config.data, blockCacheBytes: config.blockCache, minFreeSpace: config.minFreeSpace, syncer: syncerFor(config.fsync), log })
   await store.open()
   const started = Date.now()
   let ready = false

@@ -1,9 +1,10 @@
 import { createPrivateKey, createPublicKey, generateKeyPair } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
-import { chmod, readFile, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { IdentityError } from '../identity/identity.ts'
+import { createDurableFile } from '../store/syncer.ts'
 
 export const ACTOR_KEY_FILE = 'actor.pem'
 
@@ -33,8 +34,7 @@ export async function loadActorKey (dataDir: string): Promise<ActorKey> {
     const pair = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 })
     pem = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
     try {
-      await writeFile(file, pem, { mode: 0o600, flag: 'wx' })
-      await chmod(file, 0o600)
+      await createDurableFile(file, pem, { mode: 0o600 })
       created = true
     } catch (err) {
       // another process of the same data directory made it first: use theirs

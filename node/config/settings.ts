@@ -64,6 +64,8 @@ export interface Config {
   maxObjectSize: number
   blockCache: number
   minFreeSpace: number
+  /** true: blocks and index batches are flushed to the disk before a write is acknowledged. */
+  fsync: boolean
   shutdownTimeout: number
   logLevel: LogLevel
 }
@@ -114,6 +116,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'maxObjectSize', env: 'FDN_MAX_OBJECT_SIZE', flag: '--max-object-size', default: '2GB', describe: 'largest upload accepted', parse: parseSize },
   { key: 'blockCache', env: 'FDN_BLOCK_CACHE', flag: '--block-cache', default: '128MB', describe: 'memory for verified hot blocks (0 disables)', parse: parseSize },
   { key: 'minFreeSpace', env: 'FDN_MIN_FREE_SPACE', flag: '--min-free-space', default: '1GB', describe: 'uploads are refused when the data disk has less free space than this', parse: parseSize },
+  { key: 'fsync', env: 'FDN_FSYNC', flag: '--fsync', default: 'true', describe: 'flush blocks and index to the disk before acknowledging a write, so it survives a power loss (false: faster, survives only a process crash) (1/0, true/false, yes/no)', parse: parseBoolean, toggle: true },
   { key: 'shutdownTimeout', env: 'FDN_SHUTDOWN_TIMEOUT', flag: '--shutdown-timeout', default: '30s', describe: 'how long SIGTERM waits for in-flight requests', parse: parseDuration },
   { key: 'logLevel', env: 'FDN_LOG_LEVEL', flag: '--log-level', default: 'info', describe: `log level (${LOG_LEVELS.join(', ')})`, parse: parseChoice(LOG_LEVELS) }
 ]

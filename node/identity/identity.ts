@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { CONFIG_FILE } from '../config/load.ts'
+import { createDurableFile, makeDurableDirectory } from '../store/syncer.ts'
+import type { Syncer } from '../store/syncer.ts'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
@@ -33,27 +35,29 @@ export interface InitResult {
 /**
  * Creates the data directory, the node's Ed25519 identity, the admin token
  * and an empty config file where they are missing (`fdn init`, and the
- * first `fdn start`). Never replaces an existing identity: it names the
- * node in the swarm and signs its records.
+ * first `fdn start`), each flushed to the disk with its directory whatever
+ * FDN_FSYNC says (`syncer` is for tests that watch). Never replaces an
+ * existing identity: it names the node in the swarm and signs its records.
  */
-export async function initDataDir (dataDir: string): Promise<InitResult> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+export async function initDataDir (dataDir: string, options: { syncer?: Syncer } = {}): Promise<InitResult> {
+  const { syncer } = options
+  await makeDurableDirectory(dataDir, { mode: 0o700, syncer })
   const keyFile = path.join(dataDir, IDENTITY_FILE)
   let createdIdentity = false
   let privateKey = await readKey(keyFile)
   if (privateKey == null) {
     privateKey = await generateKeyPair('Ed25519')
-    await writeSecret(keyFile, privateKeyToProtobuf(privateKey))
+    await createDurableFile(keyFile, privateKeyToProtobuf(privateKey), { mode: 0o600, syncer })
     createdIdentity = true
   }
   const tokenFile = path.join(dataDir, ADMIN_TOKEN_FILE)
   let createdToken = false
   if (await readOptional(tokenFile) == null) {
-    await writeSecret(tokenFile, `${randomBytes(32).toString('base64url')}\n`)
+    await createDurableFile(tokenFile, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, syncer })
     createdToken = true
   }
   const createdConfig = await writeIfMissing(path.join(dataDir, CONFIG_FILE),
-    `${JSON.stringify({ $comment: 'settings override FDN_* environment variables; flags override both. Keys: see docs/configuration.md' }, null, 2)}\n`)
+    `${JSON.stringify({ $comment: 'settings override FDN_* environment variables; flags override both. Keys: see docs/configuration.md' }, null, 2)}\n`, syncer)
   return { identity: { privateKey, peerId: peerIdFromPrivateKey(privateKey).toString() }, createdIdentity, createdToken, createdConfig }
 }
 
@@ -84,17 +88,12 @@ async function readOptional (file: string): Promise<Buffer | undefined> {
   }
 }
 
-async function writeIfMissing (file: string, content: string): Promise<boolean> {
+async function writeIfMissing (file: string, content: string, syncer: Syncer | undefined): Promise<boolean> {
   try {
-    await writeFile(file, content, { flag: 'wx' })
+    await createDurableFile(file, content, { syncer })
     return true
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
     throw err
   }
-}
-
-async function writeSecret (file: string, content: Uint8Array | string): Promise<void> {
-  await writeFile(file, content, { mode: 0o600, flag: 'wx' })
-  await chmod(file, 0o600)
 }

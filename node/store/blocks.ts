@@ -12,6 +12,7 @@ import { FdnError } from '../../protocol/errors.ts'
 import type { Block } from '../ingest/dag-builder.ts'
 import { shortLivedBytes } from '../ingest/young-gc.ts'
 import { FrequencySketch } from './frequency-sketch.ts'
+import type { Syncer } from './syncer.ts'
 
 /**
  * A verified block for one use. `release` must be called once nothing reads
@@ -29,6 +30,8 @@ const SPARE_READ_BUFFERS = 16
 export interface BlocksOptions {
   /** Bytes of verified blocks kept in memory. */
   cacheBytes: number
+  /** Flushes each block file before its rename and its directory after (FDN_FSYNC). */
+  syncer: Syncer
   onCorrupt?: (cid: CID) => void
 }
 
@@ -55,6 +58,7 @@ export class Blocks {
   /** Shard directories known to exist: each is made once, not at every write. */
   private readonly shards = new Set<string>()
   private readonly onCorrupt: ((cid: CID) => void) | undefined
+  private readonly syncer: Syncer
 
   constructor (dir: string, options: BlocksOptions) {
     this.fs = new FsBlockstore(dir, { shardingStrategy: this.sharding })
@@ -64,6 +68,7 @@ export class Blocks {
     // about four counters per block the cache can hold, counting blocks of 16 KiB
     this.sketch = this.cache != null ? new FrequencySketch(Math.min(1 << 20, Math.max(1024, options.cacheBytes / 4096))) : undefined
     this.onCorrupt = options.onCorrupt
+    this.syncer = options.syncer
   }
 
   async open (): Promise<void> {
@@ -78,7 +83,10 @@ export class Blocks {
    * Stores a block unless it is there already. Resolves once it is on disk
    * under its final name: written to a temporary file beside it and renamed,
    * in blockstore-fs's layout (so reads, listing and gc find it), with the
-   * temporary file removed if anything fails.
+   * temporary file removed if anything fails. With a durable syncer the file
+   * is flushed before the rename (a name never points at bytes still in the
+   * page cache) and its directory after it, so the block survives a power
+   * loss once this resolves.
    */
   async put (block: Block, options: { overwrite?: boolean } = {}): Promise<void> {
     const key = block.cid.toString()
@@ -91,21 +99,18 @@ export class Blocks {
       const temp = path.join(shard, `.${file}.tmp`)
       if (options.overwrite !== true && await exists(target)) return
       try {
-        if (!this.shards.has(shard)) {
-          await mkdir(shard, { recursive: true })
-          this.shards.add(shard)
-        }
+        if (!this.shards.has(shard)) await this.makeShard(shard)
         try {
-          await writeWhole(temp, block.bytes)
+          await writeWhole(temp, block.bytes, this.syncer)
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
           // the shard directory went away under us: make it again, once
           this.shards.delete(shard)
-          await mkdir(shard, { recursive: true })
-          this.shards.add(shard)
-          await writeWhole(temp, block.bytes)
+          await this.makeShard(shard)
+          await writeWhole(temp, block.bytes, this.syncer)
         }
         await new Promise<void>((resolve, reject) => { rename(temp, target, err => { err == null ? resolve() : reject(err) }) })
+        await this.syncer.directory(shard)
       } catch (err) {
         await rm(temp, { force: true }).catch(() => {})
         throw err
@@ -119,6 +124,13 @@ export class Blocks {
     } finally {
       this.writing.delete(key)
     }
+  }
+
+  /** Makes a shard directory, its entry in the blocks directory as durable as the blocks it will hold. */
+  private async makeShard (shard: string): Promise<void> {
+    await mkdir(shard, { recursive: true })
+    await this.syncer.directory(this.fs.path)
+    this.shards.add(shard)
   }
 
   /** Writes a verified block over a damaged copy on disk (atomically, by rename). */
@@ -277,15 +289,15 @@ async function exists (file: string): Promise<boolean> {
   return await new Promise(resolve => { access(file, err => { resolve(err == null) }) })
 }
 
-/** Creates or truncates `file` and writes all of `bytes` (which may live in shared memory) to it. */
-async function writeWhole (file: string, bytes: Uint8Array): Promise<void> {
+/** Creates or truncates `file`, writes all of `bytes` (which may live in shared memory) to it and has `syncer` flush it. */
+async function writeWhole (file: string, bytes: Uint8Array, syncer: Syncer): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     open(file, 'w', (err, fd) => {
       if (err != null) { reject(err); return }
       const fail = (cause: Error): void => { close(fd, () => { reject(cause) }) }
       const next = (offset: number): void => {
         if (offset >= bytes.length) {
-          close(fd, err => { err == null ? resolve() : reject(err) })
+          syncer.file(fd).then(() => { close(fd, err => { err == null ? resolve() : reject(err) }) }, fail)
           return
         }
         write(fd, bytes, offset, bytes.length - offset, null, (err, written) => {

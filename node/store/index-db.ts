@@ -90,7 +90,9 @@ type Cached = object | string | number | boolean | typeof ABSENT
  * The node's level index. Every change is a transaction: reads see the
  * transaction's own writes, and the writes go out as one atomic batch, under
  * one lock so reference counts and totals never race. Batches are written
- * only after the blocks they point at are on disk.
+ * only after the blocks they point at are on disk. With `sync` (FDN_FSYNC)
+ * a batch is flushed to the disk (LevelDB's synchronous write) before the
+ * transaction resolves, so what it acknowledged survives a power loss.
  *
  * The records every request reads (access key → tenant, the tenant, the
  * object, the blob, the node totals) are kept in bounded LRU caches, so a
@@ -110,8 +112,10 @@ export class IndexDb {
   /** Batches committed (or failed), and cache entries evicted: what a read from level checks before it fills a cache. */
   private commits = 0
   private evictions = 0
+  private readonly sync: boolean
 
-  constructor (location: string) {
+  constructor (location: string, options: { sync: boolean }) {
+    this.sync = options.sync
     this.db = new Level<string, unknown>(location, { valueEncoding: 'json' })
     const tables: Partial<Record<TableName, unknown>> = {}
     for (const name of TABLES) tables[name] = this.db.sublevel(name, { valueEncoding: 'json' })
@@ -170,7 +174,7 @@ export class IndexDb {
       const changes = { freedBlocks: tx.freedBlocks, touchedBlobs: tx.touchedBlobs, removedBlobs: tx.removedBlobs, touchedTenants: touchedTenants(tx) }
       if (ops.length === 0) return { result, ...changes }
       try {
-        await this.db.batch(ops)
+        await this.db.batch(ops, { sync: this.sync })
       } catch (err) {
         // whether the batch reached the index is unknown: forget what it touched, and let no read in flight fill it back
         this.commits++

@@ -20,6 +20,7 @@ import { IndexDb } from './index-db.ts'
 import type { Tx } from './index-db.ts'
 import type { BlobRecord, Stats } from './records.ts'
 import { addRef } from './refs.ts'
+import type { Syncer } from './syncer.ts'
 import type { NewBlob } from './refs.ts'
 import * as Digest from 'multiformats/hashes/digest'
 import { createHash } from 'node:crypto'
@@ -29,6 +30,8 @@ export interface MediaStoreOptions {
   blockCacheBytes: number
   /** Free disk below which uploads are refused before a byte is written. */
   minFreeSpace: number
+  /** Whether (and how) blocks and index batches are flushed to the disk before a write resolves (FDN_FSYNC). */
+  syncer: Syncer
   log: Logger
 }
 
@@ -89,14 +92,17 @@ export class MediaStore {
     this.blocksDir = path.join(options.dataDir, 'blocks')
     this.blocks = new Blocks(this.blocksDir, {
       cacheBytes: options.blockCacheBytes,
+      syncer: options.syncer,
       onCorrupt: (cid) => { options.log.error({ block: cidString(cid) }, 'corrupt block on disk: not served') }
     })
-    this.index = new IndexDb(path.join(options.dataDir, 'index'))
+    this.index = new IndexDb(path.join(options.dataDir, 'index'), { sync: options.syncer.durable })
   }
 
   async open (): Promise<void> {
     await this.blocks.open()
     await this.index.open()
+    // the entries of blocks/ and index/ themselves, should open have made them
+    await this.options.syncer.directory(this.options.dataDir)
     await this.indexDigests()
   }
 

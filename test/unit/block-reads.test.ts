@@ -15,6 +15,7 @@ import { blockCid } from '../../node/ingest/dag-builder.ts'
 import { FrequencySketch } from '../../node/store/frequency-sketch.ts'
 import { IndexDb } from '../../node/store/index-db.ts'
 import { MediaStore } from '../../node/store/media-store.ts'
+import { FSYNC } from '../../node/store/syncer.ts'
 import { ObjectStore } from '../../node/objects/object-store.ts'
 import { TenantRegistry } from '../../node/tenants/registry.ts'
 import { RAW_CODEC } from '../../protocol/cid-profile.ts'
@@ -54,7 +55,7 @@ describe('block reads', () => {
     for (const cacheBytes of [0, 4 * 1024 * KiB]) {
       const blocksDir = path.join(dir, `corrupt-${cacheBytes}`)
       const corrupted: CID[] = []
-      const blocks = new Blocks(blocksDir, { cacheBytes, onCorrupt: (cid) => { corrupted.push(cid) } })
+      const blocks = new Blocks(blocksDir, { cacheBytes, syncer: FSYNC, onCorrupt: (cid) => { corrupted.push(cid) } })
       await blocks.open()
       const bytes = seededBytes(300 * KiB, `corrupt-${cacheBytes}`)
       const cid = blockCid(RAW_CODEC, bytes)
@@ -77,7 +78,7 @@ describe('block reads', () => {
   })
 
   it('lends reusable buffers for blocks the cache does not keep, and never the same one twice at once', async () => {
-    const blocks = new Blocks(path.join(dir, 'lease'), { cacheBytes: 0 })
+    const blocks = new Blocks(path.join(dir, 'lease'), { cacheBytes: 0, syncer: FSYNC })
     await blocks.open()
     const a = seededBytes(1024 * KiB, 'lease-a')
     const b = seededBytes(200 * KiB, 'lease-b')
@@ -107,7 +108,7 @@ describe('block reads', () => {
 
   it('admits blocks while the cache has room, then only those asked for more often than the one they would evict', async () => {
     const blocksDir = path.join(dir, 'admission')
-    const blocks = new Blocks(blocksDir, { cacheBytes: 3 * 100 * KiB })
+    const blocks = new Blocks(blocksDir, { cacheBytes: 3 * 100 * KiB, syncer: FSYNC })
     await blocks.open()
     const made = Array.from({ length: 5 }, (_, i) => seededBytes(100 * KiB, `admit-${i}`))
     const cids = made.map(bytes => blockCid(RAW_CODEC, bytes))
@@ -146,7 +147,7 @@ describe('index record caches', () => {
   let index: IndexDb
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'fdn-index-cache-'))
-    index = new IndexDb(path.join(dir, 'index'))
+    index = new IndexDb(path.join(dir, 'index'), { sync: true })
     await index.open()
   })
   after(async () => {
@@ -190,7 +191,7 @@ describe('ObjectStore: the body check before the commit', () => {
   let objects: ObjectStore
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'fdn-verify-'))
-    store = new MediaStore({ dataDir: dir, blockCacheBytes: 1024 * KiB, minFreeSpace: 0, log: pino({ level: 'silent' }) })
+    store = new MediaStore({ dataDir: dir, blockCacheBytes: 1024 * KiB, minFreeSpace: 0, syncer: FSYNC, log: pino({ level: 'silent' }) })
     await store.open()
     const tenants = new TenantRegistry(store, privateKeyToProtobuf(await generateKeyPair('Ed25519')), 1)
     objects = new ObjectStore(store, tenants)

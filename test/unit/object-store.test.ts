@@ -6,6 +6,7 @@ import path from 'node:path'
 import { pino } from 'pino'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { MediaStore } from '../../node/store/media-store.ts'
+import { FSYNC } from '../../node/store/syncer.ts'
 import { ObjectStore } from '../../node/objects/object-store.ts'
 import { TenantRegistry } from '../../node/tenants/registry.ts'
 import type { ObjectKey, TenantName } from '../../protocol/names.ts'
@@ -40,7 +41,7 @@ describe('ObjectStore over a real MediaStore', () => {
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'fdn-objects-'))
-    store = new MediaStore({ dataDir: dir, blockCacheBytes: 0, minFreeSpace: 0, log: pino({ level: 'silent' }) })
+    store = new MediaStore({ dataDir: dir, blockCacheBytes: 0, minFreeSpace: 0, syncer: FSYNC, log: pino({ level: 'silent' }) })
     await store.open()
     tenants = new TenantRegistry(store, privateKeyToProtobuf(await generateKeyPair('Ed25519')), 2)
     objects = new ObjectStore(store, tenants)

@@ -25,6 +25,7 @@ import { FetchError } from '../../node/fetcher/errors.ts'
 import { SafeFetcher } from '../../node/fetcher/safe-fetcher.ts'
 import type { RequestSigner } from '../../node/fetcher/safe-fetcher.ts'
 import { MediaStore } from '../../node/store/media-store.ts'
+import { FSYNC } from '../../node/store/syncer.ts'
 
 const ACTOR_ID = 'https://fdn.example/actor'
 const PUBLIC = 'https://www.w3.org/ns/activitystreams#Public'
@@ -98,7 +99,7 @@ describe('relays', () => {
     port = (server.address() as AddressInfo).port
     base = `http://127.0.0.1:${port}`
     dir = await mkdtemp(path.join(tmpdir(), 'fdn-relays-'))
-    store = new MediaStore({ dataDir: dir, blockCacheBytes: 0, minFreeSpace: 0, log })
+    store = new MediaStore({ dataDir: dir, blockCacheBytes: 0, minFreeSpace: 0, syncer: FSYNC, log })
     await store.open()
     fetcher = new SafeFetcher({
       allow: ['127.0.0.0/8'],

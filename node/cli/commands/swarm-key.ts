@@ -1,8 +1,8 @@
-import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { CliError } from '../admin-client.ts'
 import { print } from '../output.ts'
+import { createDurableFile } from '../../store/syncer.ts'
 
 const HELP = `
 A private swarm: every node of the swarm is started with the same key file,
@@ -37,7 +37,7 @@ export function swarmKeyCommand (program: Command): void {
       }
       const target = path.resolve(file)
       try {
-        await writeFile(target, key, { mode: 0o600, flag: 'wx' })
+        await createDurableFile(target, key, { mode: 0o600 })
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code
         if (code === 'EEXIST') throw new CliError(`${target} already exists: a swarm key is never overwritten (every node of the swarm needs the same one); remove it first or choose another file`)
