@@ -64,6 +64,11 @@ const NODE_FAULTS = new Set<ErrorCode>(['internal', 'corrupt_block', 'insufficie
 /** A blob the swarm did not deliver in time may be there on a later try: when to ask again. */
 const RETRY_AFTER_SECONDS = 30
 
+/** The HTTP status a code is answered with on the JSON surfaces. */
+export function jsonStatus (code: ErrorCode): number {
+  return STATUS[code]
+}
+
 export function errorBody (code: ErrorCode, message: string): ErrorBody {
   return { error: { code, message } }
 }
@@ -82,13 +87,32 @@ export function installErrorHandler (app: FastifyInstance): void {
   })
 }
 
+/**
+ * Whether an error is the client hanging up before the end of its body (the
+ * request stream's `aborted`/ECONNRESET, or a pipeline's premature close):
+ * the client's doing, answered as `aborted` if at all, never a node fault.
+ */
+export function isClientGone (err: unknown): boolean {
+  const errno = (err as NodeJS.ErrnoException | undefined)?.code
+  return errno === 'ECONNRESET' || errno === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error | undefined)?.message === 'aborted'
+}
+
+/** Fastify's refusals whose own message does not say what was wrong. */
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'the Content-Type header is not a media type this route takes',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'the request body is larger than this route takes'
+}
+
 /** Answers an error as JSON (`ErrorBody`), with the status of its code. */
-export function sendJsonError (err: FastifyError | FdnError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function sendJsonError (thrown: FastifyError | FdnError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   // headers meant for the content must not make a CDN keep an error for a year
   for (const name of ['etag', 'content-disposition', 'content-length', 'accept-ranges', 'x-ipfs-roots']) reply.removeHeader(name)
   reply.header('cache-control', 'no-store')
+  const err = !(thrown instanceof FdnError) && isClientGone(thrown)
+    ? new FdnError('aborted', 'the request ended before the end of its body: nothing was kept', { cause: thrown })
+    : thrown
   if (err instanceof FdnError) {
-    const status = STATUS[err.code]
+    const status = jsonStatus(err.code)
     if (err.code === 'fetch_timeout') reply.header('retry-after', String(RETRY_AFTER_SECONDS))
     else if (NODE_FAULTS.has(err.code)) request.log.error({ err }, err.message)
     return reply.code(status).send(errorBody(err.code, err.message))
@@ -96,7 +120,7 @@ export function sendJsonError (err: FastifyError | FdnError | Error, request: Fa
   const status = (err as FastifyError).statusCode
   if (status != null && status >= 400 && status < 500) {
     const code: ErrorCode = status === 413 ? 'too_large' : status === 401 ? 'unauthorized' : 'invalid_request'
-    return reply.code(status).send(errorBody(code, err.message))
+    return reply.code(status).send(errorBody(code, FASTIFY_MESSAGES[(err as FastifyError).code] ?? err.message))
   }
   request.log.error({ err }, 'unhandled error')
   return reply.code(500).send(errorBody('internal', 'internal error'))
