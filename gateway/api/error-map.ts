@@ -20,7 +20,11 @@ const FROM_S3: Partial<Record<S3ErrorCode, ErrorCode>> = {
   InternalError: 'internal'
 }
 
-/** The API's error for anything thrown below its routes; other errors pass unchanged (and become a 500). */
+/**
+ * The API's error for anything thrown below its routes; other errors pass
+ * unchanged to sendJsonError, which answers fastify's refusals and a client's
+ * hang-up as 4xx and anything else as a logged 500.
+ */
 export function toApiError (err: unknown): unknown {
   if (!(err instanceof S3Error)) return err
   return new FdnError(FROM_S3[err.code] ?? 'invalid_request', err.message, { cause: err })

@@ -1,11 +1,13 @@
 /**
  * The one place where errors become S3 answers: S3Errors pass through, the
- * node's FdnErrors (ObjectStoreApi, MediaStore) get their S3 code, anything
- * else is a logged InternalError that leaks nothing.
+ * node's FdnErrors (ObjectStoreApi, MediaStore) get their S3 code, fastify's
+ * refusals of a request (a Content-Type that is no media type…) are client
+ * errors, anything else is a logged InternalError that leaks nothing.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { FdnError } from '../../protocol/errors.ts'
 import type { ErrorCode } from '../../protocol/errors.ts'
+import { isClientGone } from '../errors.ts'
 import { S3Error, s3Error, s3ErrorXml } from './errors.ts'
 import type { S3ErrorCode } from './errors.ts'
 
@@ -46,12 +48,34 @@ export function toS3Error (err: unknown): S3Error {
     // internal details of a 5xx stay in the log
     return code === 'InternalError' || code === 'ServiceUnavailable' ? s3Error(code) : s3Error(code, err.message)
   }
-  const errno = (err as NodeJS.ErrnoException | undefined)?.code
-  if (errno === 'ECONNRESET' || errno === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error | undefined)?.message === 'aborted') {
-    return s3Error('IncompleteBody', 'The request ended before the end of its body: nothing was kept.')
-  }
+  const refused = fromFastify(err as FastifyError | undefined)
+  if (refused !== undefined) return refused
+  if (isClientGone(err)) return s3Error('IncompleteBody', 'The request ended before the end of its body: nothing was kept.')
   return s3Error('InternalError')
 }
+
+/**
+ * A request fastify refused before any S3 code ran (it says so with a 4xx
+ * `statusCode`): the client's mistake in S3's words. S3 has no 415, so a
+ * Content-Type that is not one media type (`a/b, c/d`) is InvalidArgument.
+ */
+function fromFastify (err: FastifyError | undefined): S3Error | undefined {
+  const status = err?.statusCode
+  if (err === undefined || typeof err.code !== 'string' || !err.code.startsWith('FST_') || status === undefined || status < 400 || status >= 500) return undefined
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return s3Error('InvalidArgument', 'The Content-Type header is not a valid media type.', { ArgumentName: 'Content-Type' })
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return s3Error('EntityTooLarge')
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return s3Error('IncompleteBody')
+    default:
+      return s3Error('InvalidRequest', err.message)
+  }
+}
+
+/** Codes that stand for a fault of this node, logged as errors; NotImplemented and a swarm's delay are not. */
+const NODE_FAULTS = new Set<S3ErrorCode>(['InternalError', 'InsufficientStorage'])
 
 /** Response headers that describe content: an error must not carry them. */
 const CONTENT_HEADERS = ['etag', 'last-modified', 'content-length', 'content-disposition', 'content-encoding', 'content-language',
@@ -63,8 +87,8 @@ const CONTENT_HEADERS = ['etag', 'last-modified', 'content-length', 'content-dis
  */
 export async function sendS3Error (err: unknown, request: FastifyRequest, reply: FastifyReply, where: { resource: string, requestId: string }): Promise<unknown> {
   const s3 = toS3Error(err)
-  if (s3.status >= 500) request.log.error({ err }, `S3 ${s3.code}`)
-  else if (!(err instanceof S3Error) && !(err instanceof FdnError)) request.log.warn({ err }, `S3 ${s3.code}`)
+  if (NODE_FAULTS.has(s3.code)) request.log.error({ err }, `S3 ${s3.code}`)
+  else if (!(err instanceof S3Error) && !(err instanceof FdnError) && !isClientGone(err) && fromFastify(err as FastifyError) === undefined) request.log.warn({ err }, `S3 ${s3.code}`)
   finishUnreadBody(request, reply)
   if (s3.code === 'NotModified') {
     for (const name of ['content-length', 'content-range', 'content-disposition', 'accept-ranges']) reply.removeHeader(name)

@@ -1,6 +1,8 @@
 // S3 error codes, statuses and XML bodies (gateway/s3/errors.ts).
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { errorCodes } from 'fastify'
+import { toS3Error } from '../../gateway/s3/error-map.ts'
 import { S3Error, isS3Error, s3Error, s3ErrorXml, s3Status, xmlEscape } from '../../gateway/s3/errors.ts'
 import type { S3ErrorCode } from '../../gateway/s3/errors.ts'
 
@@ -44,5 +46,25 @@ describe('S3 errors', () => {
     assert.ok(!xml.includes('not a name'))
     assert.ok(xml.includes('<ArgumentValue>&lt;\uFFFD&gt;</ArgumentValue>'))
     assert.ok(xml.includes('<Resource>/b/\uFFFD</Resource>'))
+  })
+})
+
+describe('S3 error map', () => {
+  it('answers fastify\'s refusals of a request as client errors, never InternalError', () => {
+    const cases: Array<[Error, S3ErrorCode]> = [
+      [new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(), 'InvalidArgument'],
+      [new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(), 'EntityTooLarge'],
+      [new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH(), 'IncompleteBody'],
+      [new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), 'InvalidRequest'],
+      [Object.assign(new Error('aborted'), { code: 'ECONNRESET' }), 'IncompleteBody']
+    ]
+    for (const [err, code] of cases) {
+      const s3 = toS3Error(err)
+      assert.equal(s3.code, code, err.message)
+      assert.ok(s3.status >= 400 && s3.status < 500, `${err.message}: ${s3.status}`)
+    }
+    // a fastify error that is the server's own (a 500) stays InternalError, as does anything unknown
+    assert.equal(toS3Error(new errorCodes.FST_ERR_CTP_INVALID_TYPE()).code, 'InternalError')
+    assert.equal(toS3Error(new TypeError('x is undefined')).code, 'InternalError')
   })
 })
