@@ -7,7 +7,7 @@ import { RAW_CODEC } from '../../protocol/cid-profile.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import type { MediaStore, ByteRange } from '../../node/store/media-store.ts'
 import { detectMediaType, SNIFF_BYTES } from '../../node/ingest/media-type.ts'
-import type { BlobRecord } from '../../node/store/records.ts'
+import { publiclyReadable } from '../../node/store/access.ts'
 import { goneBlobKey } from '../../node/store/records.ts'
 import { carStream } from './car-stream.ts'
 import { matchesIfNoneMatch } from './conditional.ts'
@@ -33,6 +33,8 @@ export interface SwarmReads {
   fetchForRead: (cid: CID, options: { signal?: AbortSignal, onBytes?: (chunk: Uint8Array) => Promise<void> }) => Promise<void>
   /** A read of a blob: keeps a cached one from eviction. */
   touch: (cid: string) => void
+  /** The answer for a blob no peer has. */
+  absent: (cid: CID) => FdnError
 }
 
 export interface IpfsRouteOptions {
@@ -61,9 +63,11 @@ export async function ipfsRoutes (app: FastifyInstance, { store, swarm }: IpfsRo
     } else {
       swarm?.touch(cidString(cid))
     }
-    if (format.kind === 'raw') return await sendRaw(store, cid, request, reply)
-    if (format.kind === 'car') return await sendCar(store, cid, format.car, request, reply)
-    return await sendFile(store, cid, request, reply)
+    // a blob this node may not show is answered as one it lacks and no peer has: a hash confirms nothing
+    const notHeld = (): FdnError => swarm?.absent(cid) ?? new FdnError('not_found', `${cidString(cid)} is not held by this node`)
+    if (format.kind === 'raw') return await sendRaw(store, cid, request, reply, notHeld)
+    if (format.kind === 'car') return await sendCar(store, cid, format.car, request, reply, notHeld)
+    return await sendFile(store, cid, request, reply, notHeld)
   }
   app.route({ method: ['GET', 'HEAD'], url: '/ipfs/:cid', handler })
   app.route({ method: ['GET', 'HEAD'], url: '/ipfs/:cid/*', handler })
@@ -123,16 +127,18 @@ async function streamWhileFetching (swarm: SwarmReads, cid: CID, request: Fastif
   return await reply.send(body)
 }
 
+/** What the gateway answers for a CID it does not show: the same whether it never held it or holds it privately. */
+type NotHeld = () => FdnError
+
 /**
  * A blob whose references are all private (a suspended account's media made
  * private by its instance, parts of unfinished uploads) is not served by
- * hash. Blocks inside a DAG are reachable only through its root, so only
- * roots are checked.
+ * hash, nor is any block of it (unless a public blob shares that block). It
+ * is answered exactly as a CID the node never held, so a hash does not even
+ * confirm that the file exists.
  */
-function refusePrivate (blob: BlobRecord | undefined): void {
-  if (blob != null && blob.publicRefs === 0) {
-    throw new FdnError('forbidden', `${blob.cid} is not publicly readable on this node`)
-  }
+async function requirePublic (store: MediaStore, cid: CID, notHeld: NotHeld): Promise<void> {
+  if (!await store.hasBlock(cid) || !await publiclyReadable(store, cid)) throw notHeld()
 }
 
 /** Files have no paths below them; a path is still checked, so a malformed one is a 400, not a 404. */
@@ -145,10 +151,9 @@ function checkPath (cid: CID, path: string | undefined): void {
   throw new FdnError('not_found', `${cidString(cid)} is a file: it has no path '/${path}'`)
 }
 
-async function sendFile (store: MediaStore, cid: CID, request: FastifyRequest<{ Querystring: Query }>, reply: FastifyReply): Promise<unknown> {
+async function sendFile (store: MediaStore, cid: CID, request: FastifyRequest<{ Querystring: Query }>, reply: FastifyReply, notHeld: NotHeld): Promise<unknown> {
   const blob = await store.stat(cid)
-  if (blob == null) throw new FdnError('not_found', `${cidString(cid)} is not held by this node`)
-  refusePrivate(blob)
+  if (blob == null || blob.publicRefs === 0) throw notHeld()
   const etag = `"${cidString(cid)}"`
   reply.header('etag', etag)
   setFileType(reply, blob.mediaType, request.query.filename, request.query.download === 'true')
@@ -162,9 +167,8 @@ async function sendFile (store: MediaStore, cid: CID, request: FastifyRequest<{ 
   })
 }
 
-async function sendRaw (store: MediaStore, cid: CID, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-  if (!await store.hasBlock(cid)) throw new FdnError('not_found', `block ${cidString(cid)} is not held by this node`)
-  refusePrivate(await store.stat(cid))
+async function sendRaw (store: MediaStore, cid: CID, request: FastifyRequest, reply: FastifyReply, notHeld: NotHeld): Promise<unknown> {
+  await requirePublic(store, cid, notHeld)
   const etag = `"${cidString(cid)}.raw"`
   reply.header('etag', etag)
   reply.header('content-type', RAW_TYPE)
@@ -176,9 +180,8 @@ async function sendRaw (store: MediaStore, cid: CID, request: FastifyRequest, re
   return await sendBytes(reply, request, range, bytes.length, async () => bufferView(bytes, range))
 }
 
-async function sendCar (store: MediaStore, cid: CID, car: CarOptions, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-  if (!await store.hasBlock(cid)) throw new FdnError('not_found', `${cidString(cid)} is not held by this node`)
-  refusePrivate(await store.stat(cid))
+async function sendCar (store: MediaStore, cid: CID, car: CarOptions, request: FastifyRequest, reply: FastifyReply, notHeld: NotHeld): Promise<unknown> {
+  await requirePublic(store, cid, notHeld)
   const etag = `"${cidString(cid)}.car.${car.scope}.dfs.${car.dups ? 'y' : 'n'}"`
   reply.header('etag', etag)
   reply.header('content-type', carContentType(car))

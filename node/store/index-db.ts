@@ -18,6 +18,8 @@ export interface Tables {
   block: { count: number, size: number }
   /** CID → multihashes of the blob's distinct blocks (to free them with the blob) */
   dag: string[]
+  /** `{block multihash}/{cid}` → the block is part of that blob's DAG (who may read a block is decided by its blobs) */
+  root: true
   /** `stats` → node totals */
   meta: Stats
   /** tenant name → tenant */
@@ -62,7 +64,7 @@ type Db = Level<string, unknown>
 type Sub<V> = AbstractSublevel<Db, string | Buffer | Uint8Array, string, V>
 type Op = AbstractBatchOperation<Db, string, unknown>
 
-const TABLES: TableName[] = ['blob', 'ref', 'block', 'dag', 'meta', 'tenant', 'akey', 'object', 'upload', 'part', 'placement', 'held', 'manifest', 'attestation', 'provided', 'digest', 'url', 'media', 'owner', 'owned', 'relay', 'gone']
+const TABLES: TableName[] = ['blob', 'ref', 'block', 'dag', 'root', 'meta', 'tenant', 'akey', 'object', 'upload', 'part', 'placement', 'held', 'manifest', 'attestation', 'provided', 'digest', 'url', 'media', 'owner', 'owned', 'relay', 'gone']
 
 export interface Range {
   gt?: string

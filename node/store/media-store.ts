@@ -19,7 +19,7 @@ import { Claims } from './claims.ts'
 import { IndexDb } from './index-db.ts'
 import type { Tx } from './index-db.ts'
 import type { BlobRecord, Stats } from './records.ts'
-import { addRef } from './refs.ts'
+import { addRef, rootKey } from './refs.ts'
 import type { Syncer } from './syncer.ts'
 import type { NewBlob } from './refs.ts'
 import * as Digest from 'multiformats/hashes/digest'
@@ -104,6 +104,7 @@ export class MediaStore {
     // the entries of blocks/ and index/ themselves, should open have made them
     await this.options.syncer.directory(this.options.dataDir)
     await this.indexDigests()
+    await this.indexRoots()
   }
 
   /** Blobs stored before the `digest` table existed get their entry once, at the first start that has it. */
@@ -117,6 +118,22 @@ export class MediaStore {
     }
     for await (const [cid, blob] of this.index.entries('blob')) {
       missing.push([blob.sha256, cid])
+      if (missing.length >= 1000) await flush()
+    }
+    if (missing.length > 0) await flush()
+  }
+
+  /** Blobs stored before the `root` table existed get their rows once, at the first start that has it. */
+  private async indexRoots (): Promise<void> {
+    for await (const _ of this.index.entries('root', { limit: 1 })) return
+    let missing: string[] = []
+    const flush = async (): Promise<void> => {
+      const batch = missing
+      missing = []
+      await this.index.transact(async tx => { for (const key of batch) tx.put('root', key, true) })
+    }
+    for await (const [cid, blocks] of this.index.entries('dag')) {
+      for (const key of blocks) missing.push(rootKey(key, cid))
       if (missing.length >= 1000) await flush()
     }
     if (missing.length > 0) await flush()
@@ -204,6 +221,23 @@ export class MediaStore {
   async stat (cid: CID): Promise<BlobRecord | undefined> {
     if (cid.multihash.code === IDENTITY_HASH) return await identityRecord(cid)
     return await this.index.get('blob', cidString(cid))
+  }
+
+  /**
+   * The blobs whose DAG holds this block: the blob of that CID itself first,
+   * then the others that share the block. Who may read a block is decided by
+   * these (a leaf of a private file is as private as the file).
+   */
+  async * blobsContaining (cid: CID): AsyncGenerator<BlobRecord> {
+    const own = await this.stat(cid)
+    if (own != null) yield own
+    const prefix = `${blockKey(cid)}/`
+    for await (const [key] of this.index.entries('root', { gt: prefix, lt: `${prefix}\xff` })) {
+      const root = key.slice(prefix.length)
+      if (root === own?.cid) continue
+      const blob = await this.index.get('blob', root)
+      if (blob != null) yield blob
+    }
   }
 
   /** Whether a corrupt copy of this block is being replaced: until then the node has no good copy to offer. */

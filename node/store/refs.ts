@@ -19,6 +19,11 @@ export function refKey (cid: CidString, kind: RefKind, holder: string): string {
   return `${cid}/${kind}:${holder}`
 }
 
+/** The `root` row saying that the block `blockKey` (its multihash) is part of the blob `cid`. */
+export function rootKey (blockKey: string, cid: string): string {
+  return `${blockKey}/${cid}`
+}
+
 /**
  * Logical bytes are what the node's users hold: parts of unfinished uploads,
  * manifests and copies kept for the swarm do not count.
@@ -45,6 +50,7 @@ export async function addRef (tx: Tx, cid: CidString, ref: RefInput, blob?: NewB
       tx.put('block', key, { count: count + 1, size })
     }
     tx.put('dag', cid, [...blob.blockSizes.keys()])
+    for (const key of blob.blockSizes.keys()) tx.put('root', rootKey(key, cid), true)
     tx.put('digest', blob.record.sha256, cid)
     // the disk holds each block once, however many blobs share it
     await tx.updateStats(stats => { stats.blobs++; stats.physicalBytes += newBytes })
@@ -87,6 +93,7 @@ export async function removeRef (tx: Tx, cid: CidString, kind: RefKind, holder: 
   tx.del('blob', cid)
   let freedBytes = 0
   for (const key of await tx.get('dag', cid) ?? []) {
+    tx.del('root', rootKey(key, cid))
     const block = await tx.get('block', key)
     if (block == null) continue
     if (block.count > 1) {

@@ -11,8 +11,9 @@ const SWEEP_INTERVAL_MS = 60 * 60 * 1000
 const CONCURRENCY = 4
 
 /**
- * Announces in the DHT every blob this node holds (for itself, for a peer,
- * or as cache; not parts of unfinished uploads), and renews each
+ * Announces in the DHT every public blob this node holds (for itself, for a
+ * peer, or as cache; never a private blob, nor parts of unfinished uploads,
+ * which are private), and renews each
  * announcement before it expires, on fdn's own schedule: when it was last
  * provided is kept in the index (`provided` table), so a restart renews
  * only what is due, and the sweep is a paced walk that never holds more
@@ -44,7 +45,7 @@ export class Announcer {
   start (): void {
     this.store.onChange(changes => {
       for (const cid of changes.touched) this.announce(cid)
-      for (const cid of changes.removed) void this.forget(cid)
+      for (const cid of changes.removed) void this.withdraw(cid)
     })
     this.timer = setInterval(() => { void this.sweep() }, SWEEP_INTERVAL_MS)
     this.timer.unref()
@@ -89,10 +90,15 @@ export class Announcer {
   }
 
   private async provide (cid: string): Promise<void> {
+    const blob = await this.store.db.get('blob', cid)
+    if (blob == null) return
+    // a provider record tells the whole swarm that a blob exists and who has it: private blobs get none
+    if (blob.publicRefs === 0) {
+      await this.withdraw(cid)
+      return
+    }
     const last = await this.store.db.get('provided', cid)
     if (last != null && Date.now() - last < REPROVIDE_AFTER_MS) return
-    const refs = await this.store.db.refsOf(cid)
-    if (!refs.some(ref => ref.kind !== 'part')) return
     const root = CID.parse(cid)
     try {
       await this.node.provide(root, AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(60_000)]))
@@ -105,13 +111,17 @@ export class Announcer {
     }
   }
 
-  private async forget (cid: string): Promise<void> {
-    let gone = false
+  /** Stops announcing a blob that went, or that is no longer public (its own record is removed; peers' copies of it expire). */
+  private async withdraw (cid: string): Promise<void> {
+    let withdrawn = false
     await this.store.transact(async tx => {
-      gone = await tx.get('blob', cid) == null
-      if (gone) tx.del('provided', cid)
+      const blob = await tx.get('blob', cid)
+      if (blob != null && blob.publicRefs > 0) return
+      const provided = await tx.get('provided', cid) != null
+      if (provided) tx.del('provided', cid)
+      withdrawn = provided || blob == null
     })
-    if (gone) await this.node.cancelProvide(CID.parse(cid)).catch(() => {})
+    if (withdrawn) await this.node.cancelProvide(CID.parse(cid)).catch(() => {})
   }
 
   /** Walks the blobs and queues those never provided or due, waiting for room so the queue stays short. */

@@ -15,7 +15,6 @@ import type { MediaStore } from '../store/media-store.ts'
 import { addRef } from '../store/refs.ts'
 import type { TenantRegistry } from '../tenants/registry.ts'
 import type { PeerHealthMonitor } from './peer-health.ts'
-import type { ServePolicy } from './serve-policy.ts'
 import type { SwarmFetcher } from './swarm-fetch.ts'
 import type { SwarmNode } from './swarm-node.ts'
 import { ask, serve } from './wire.ts'
@@ -27,14 +26,11 @@ export interface RecoveryOptions {
   tenants: TenantRegistry
   fetcher: SwarmFetcher
   health: PeerHealthMonitor
-  policy: ServePolicy
   maxObjectSize: number
   fetchTimeoutMs: number
   log: Logger
 }
 
-/** How long a recovering node may fetch the private blobs of its manifests from a holder. */
-const GRANT_MS = 60 * 60 * 1000
 /** Blobs fetched at once during a recovery. */
 const CONCURRENCY = 8
 
@@ -60,7 +56,7 @@ export class Recovery {
     await serve(this.options.node, RECOVER_PROTOCOL, async (bytes, peer) => await this.answer(bytes, peer), { maxInboundStreams: 8, readTimeoutMs: 10_000 })
   }
 
-  /** The peer side: the asking node's manifests held here, and a grant to copy what it left with us. */
+  /** The peer side: the asking node's manifests held here (what it left with us, private or not, the serve policy lets it copy back). */
   private async answer (bytes: Uint8Array, peer: PeerId): Promise<RecoverResponse> {
     try {
       decodeRecoverRequest(bytes)
@@ -75,9 +71,6 @@ export class Recovery {
     const manifests: RecoveredManifest[] = []
     for await (const [key, pointer] of this.options.store.db.entries('manifest', { gt: `${origin}/`, lt: `${origin}/\xff` })) {
       manifests.push({ tenant: key.slice(origin.length + 1), version: pointer.version, cid: pointer.cid })
-    }
-    for await (const [, attestation] of this.options.store.db.entries('attestation', { gt: `${origin}/`, lt: `${origin}/\xff` })) {
-      this.options.policy.grant(attestation.payload.cid, GRANT_MS)
     }
     this.options.log.info({ peer: origin, manifests: manifests.length }, 'serving a recovery')
     return { ok: true, manifests }

@@ -295,7 +295,7 @@ export class Replicator {
 
   /** Asks a peer to hold a copy; resolves once it acknowledged. */
   private async hold (peer: string, attestation: Signed<Attestation>): Promise<void> {
-    this.options.policy.grant(attestation.payload.cid, this.options.holdTimeoutMs)
+    this.options.policy.grant(attestation.payload.cid, peer, this.options.holdTimeoutMs)
     const answer = await ask(this.options.node, peerIdFromString(peer), REPLICATE_PROTOCOL, { op: 'hold', attestation }, decodeReplicateResponse, this.within(this.options.holdTimeoutMs))
     if (!answer.ok) throw new PeerRefused(`refused (${answer.code}): ${answer.message}`)
   }

@@ -1,36 +1,68 @@
 import type { CID } from 'multiformats/cid'
-import { cidString } from '../../protocol/cid.ts'
 import type { MediaStore } from '../store/media-store.ts'
+import type { BlobRecord } from '../store/records.ts'
+
+/** Grants kept before expired ones are swept (each is one hold in flight). */
+const SWEEP_AT = 10_000
 
 /**
- * Which blocks this node hands to any peer that asks (bitswap). A blob whose
- * references are all private is not served by hash on the gateway, and not
- * to the swarm either, except while a grant lets a trusted peer copy it
- * (replication to a holder, a recovery). Blocks inside a DAG are reachable
- * only through its root, so only roots are checked, as on the gateway.
+ * Which blocks this node hands to a peer that asks (bitswap). A block of a
+ * public blob goes to anyone. A block whose every blob is private goes only
+ * to the peers those blobs' placement names, each by peer ID: the holders
+ * this node placed copies with, the origin a copy is held for here (its
+ * recovery and repairs read it back), and, for the time a hold takes, the
+ * peer asked to hold it. Everyone else is told the node does not have it, as
+ * for a block it never stored. A block is judged by every blob that holds
+ * it, so the leaves of a private file are as private as its root.
  */
 export class ServePolicy {
   private readonly store: MediaStore
+  /** `{cid}\n{peer}` → until when that peer may copy that private blob (a hold in flight). */
   private readonly grants = new Map<string, number>()
 
   constructor (store: MediaStore) {
     this.store = store
   }
 
-  /** Lets the swarm fetch a private blob for `ttlMs`. */
-  grant (cid: string, ttlMs: number): void {
+  /** Lets `peer`, and no one else, fetch the private blob `cid` for `ttlMs`. */
+  grant (cid: string, peer: string, ttlMs: number): void {
+    const key = grantKey(cid, peer)
     const until = Date.now() + ttlMs
-    if ((this.grants.get(cid) ?? 0) < until) this.grants.set(cid, until)
+    if ((this.grants.get(key) ?? 0) < until) this.grants.set(key, until)
+    if (this.grants.size > SWEEP_AT) this.sweep()
   }
 
-  async mayServe (cid: CID): Promise<boolean> {
-    const key = cidString(cid)
-    const blob = await this.store.stat(cid)
-    if (blob == null || blob.publicRefs > 0) return true
+  /** Whether `peer` may have this block; no peer is the node's own read. */
+  async mayServe (cid: CID, peer: string | undefined): Promise<boolean> {
+    if (peer == null) return true
+    for await (const blob of this.store.blobsContaining(cid)) {
+      if (blob.publicRefs > 0 || this.granted(blob.cid, peer) || await this.named(blob, peer)) return true
+    }
+    return false
+  }
+
+  private granted (cid: string, peer: string): boolean {
+    const key = grantKey(cid, peer)
     const until = this.grants.get(key)
     if (until == null) return false
     if (until >= Date.now()) return true
     this.grants.delete(key)
     return false
   }
+
+  /** A holder of this node's copy, or the origin of a copy held here. */
+  private async named (blob: BlobRecord, peer: string): Promise<boolean> {
+    if (await this.store.db.get('attestation', `${peer}/${blob.cid}`) != null) return true
+    const placement = await this.store.db.get('placement', blob.cid)
+    return placement?.holders.some(holder => holder.peer === peer) === true
+  }
+
+  private sweep (): void {
+    const now = Date.now()
+    for (const [key, until] of this.grants) if (until < now) this.grants.delete(key)
+  }
+}
+
+function grantKey (cid: string, peer: string): string {
+  return `${cid}\n${peer}`
 }

@@ -1,14 +1,20 @@
 import { NotFoundError } from '@libp2p/interface'
-import type { AbortOptions } from '@libp2p/interface'
+import type { AbortOptions, PeerId } from '@libp2p/interface'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import type { MediaStore } from '../store/media-store.ts'
 import type { ServePolicy } from './serve-policy.ts'
 
 /**
+ * What a read carries: bitswap names the peer it serves (node/swarm/patches
+ * add `fdnPeer` to its ledger's reads); a read without one is the node's own.
+ */
+type PeerOptions = AbortOptions & { fdnPeer?: PeerId }
+
+/**
  * The blockstore helia and bitswap see: fdn's store, read through its
  * verified reads (a corrupt block is never sent to a peer), filtered by the
- * serve policy. Writes are dropped on purpose: blocks fetched from peers are
+ * serve policy, which is told the peer asking. Writes are dropped on purpose: blocks fetched from peers are
  * rebuilt into the store by SwarmFetcher through the ingest pipeline, which
  * writes, counts and references them in one step, so no block lands on disk
  * that no blob holds.
@@ -25,12 +31,12 @@ export class StoreBlockstore implements Blockstore {
   }
 
   /** A block being repaired is not had: helia's own fetch of it (the repair) must go to the network. */
-  async has (cid: CID): Promise<boolean> {
-    return !this.store.isRepairing(cid) && await this.policy.mayServe(cid) && await this.store.hasBlock(cid)
+  async has (cid: CID, options: PeerOptions = {}): Promise<boolean> {
+    return !this.store.isRepairing(cid) && await this.policy.mayServe(cid, options.fdnPeer?.toString()) && await this.store.hasBlock(cid)
   }
 
-  async * get (cid: CID, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
-    if (this.store.isRepairing(cid) || !await this.policy.mayServe(cid)) throw new NotFoundError(`${cid.toString()} is not served to the swarm`)
+  async * get (cid: CID, options: PeerOptions = {}): AsyncGenerator<Uint8Array> {
+    if (this.store.isRepairing(cid) || !await this.policy.mayServe(cid, options.fdnPeer?.toString())) throw new NotFoundError(`${cid.toString()} is not served to the swarm`)
     try {
       yield await this.store.block(cid, options.signal)
     } catch (err) {

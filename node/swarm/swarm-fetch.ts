@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
-import type { SessionBlockstore } from '@helia/interface'
 import type { CID } from 'multiformats/cid'
 import { RAW_CODEC, DAG_PB_CODEC, SHA2_256 } from '../../protocol/cid-profile.ts'
 import { cidString } from '../../protocol/cid.ts'
@@ -9,6 +8,7 @@ import { decodeFileNode } from '../../protocol/unixfs-file.ts'
 import type { Tx } from '../store/index-db.ts'
 import type { MediaStore } from '../store/media-store.ts'
 import type { NewBlob } from '../store/refs.ts'
+import { FailoverSession, sessionBlock } from './failover-session.ts'
 import type { Helia } from './swarm-node.ts'
 
 /** Longest a fetch waits for another transfer of the same blob before it runs its own. */
@@ -18,7 +18,10 @@ const WINDOW = 32
 
 export interface FetchRequest<T> {
   cid: CID
-  signal: AbortSignal
+  /** The caller's bound on the whole transfer. */
+  signal?: AbortSignal
+  /** Fails once no peer has sent a block for this long while one is wanted: a transfer that moves is never cut. */
+  idleTimeoutMs?: number
   /** Peers asked first (the origin of a replication, the holders in a recovery, the trusted peers); the DHT is asked too. */
   providers?: PeerId[]
   maxSize: number
@@ -43,13 +46,18 @@ export interface FetchRequest<T> {
 export class SwarmFetcher {
   private readonly helia: Helia
   private readonly store: MediaStore
+  private readonly candidates: () => PeerId[]
   /** Blobs fetched whole since start. */
   readonly received = { blobs: 0 }
   private readonly inflight = new Map<string, Promise<unknown>>()
+  private readonly sessions = new Set<FailoverSession>()
 
-  constructor (helia: Helia, store: MediaStore) {
+  /** `candidates`: peers a transfer that lost its holder asks besides its own (the connected trusted peers). */
+  constructor (helia: Helia, store: MediaStore, candidates: () => PeerId[]) {
     this.helia = helia
     this.store = store
+    this.candidates = candidates
+    helia.libp2p.addEventListener('peer:disconnect', () => { for (const session of this.sessions) session.peerLeft() })
   }
 
   /**
@@ -76,14 +84,19 @@ export class SwarmFetcher {
   }
 
   private async fetchOnce<T> (request: FetchRequest<T>): Promise<T> {
-    const { cid, signal } = request
+    const { cid } = request
     if (cid.multihash.code !== SHA2_256 || (cid.code !== RAW_CODEC && cid.code !== DAG_PB_CODEC)) {
       throw new FdnError('not_found', `${cidString(cid)} is not an fdn blob (raw or dag-pb, sha2-256): not fetched from the swarm`)
     }
-    const session = this.helia.blockstore.createSession(cid, {
-      signal,
-      ...(request.providers != null ? { providers: request.providers.map(peer => peer.toCID()) } : {})
+    const session = new FailoverSession(this.helia, {
+      root: cid,
+      providers: request.providers ?? [],
+      renewProviders: () => this.reachable(request.providers ?? []),
+      ...(request.signal != null ? { signal: request.signal } : {}),
+      ...(request.idleTimeoutMs != null ? { idleTimeoutMs: request.idleTimeoutMs } : {})
     })
+    this.sessions.add(session)
+    const { signal } = session
     const source = this.fileBytes(session, request)
     const want = cidString(cid)
     try {
@@ -100,13 +113,28 @@ export class SwarmFetcher {
       this.received.blobs++
       return result
     } catch (err) {
+      if (signal.aborted && signal.reason instanceof FdnError) throw signal.reason
       if (signal.aborted) throw new FdnError('fetch_timeout', `${want} was not found in the swarm in time`, { cause: err })
       if (err instanceof FdnError) throw err
+      // every peer asked said it does not have it, and the DHT named no one else: the swarm answered, it is absent
+      if (noProvider(err)) throw absentFromSwarm(request.cid, err)
       // no provider, providers gone mid-transfer: the swarm may still deliver later
       throw new FdnError('fetch_timeout', `${want} could not be fetched from the swarm: ${(err as Error).message}`, { cause: err })
     } finally {
+      this.sessions.delete(session)
       session.close()
     }
+  }
+
+  /** The caller's peers and the candidates connected now: a new session does not wait on a dead peer's dial. */
+  private reachable (providers: PeerId[]): PeerId[] {
+    const seen = new Set<string>()
+    return [...providers, ...this.candidates()].filter(peer => {
+      const id = peer.toString()
+      if (seen.has(id)) return false
+      seen.add(id)
+      return this.helia.libp2p.getConnections(peer).some(connection => connection.status === 'open')
+    })
   }
 
   /** One block from the given peers (a corrupt local copy is being replaced), checked against its CID by helia. */
@@ -120,8 +148,8 @@ export class SwarmFetcher {
   }
 
   /** The file's bytes in order, leaves fetched up to WINDOW ahead. */
-  private async * fileBytes (session: SessionBlockstore, request: FetchRequest<unknown>): AsyncGenerator<Uint8Array> {
-    const get = async (cid: CID): Promise<Uint8Array> => await sessionBlock(session, cid, request.signal)
+  private async * fileBytes (session: FailoverSession, request: FetchRequest<unknown>): AsyncGenerator<Uint8Array> {
+    const get = async (cid: CID): Promise<Uint8Array> => await session.get(cid)
     const emit = async function * (bytes: Uint8Array): AsyncGenerator<Uint8Array> {
       await request.onBytes?.(bytes)
       yield bytes
@@ -157,9 +185,14 @@ export class SwarmFetcher {
   }
 }
 
-/** A block from a helia session, in one buffer. */
-async function sessionBlock (session: SessionBlockstore, cid: CID, signal: AbortSignal): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  for await (const chunk of session.get(cid, { signal })) chunks.push(chunk)
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+/** What a read of a blob that no peer serves this node gets (also what the gateway answers for a blob it may not show). */
+export function absentFromSwarm (cid: CID, cause?: unknown): FdnError {
+  return new FdnError('not_found', `${cidString(cid)} is not held by this node, and no swarm peer has it`, cause != null ? { cause } : undefined)
+}
+
+/** helia's word that no peer would provide the block (alone, or as every reason an aggregate failed). */
+function noProvider (err: unknown): boolean {
+  if (!(err instanceof Error)) return false
+  if (err.name === 'InsufficientProvidersError') return true
+  return err instanceof AggregateError && err.errors.length > 0 && err.errors.every(noProvider)
 }

@@ -22,7 +22,7 @@ import { PeerHealthMonitor } from './peer-health.ts'
 import { Recovery } from './recovery.ts'
 import { Replicator } from './replication.ts'
 import { ServePolicy } from './serve-policy.ts'
-import { SwarmFetcher } from './swarm-fetch.ts'
+import { absentFromSwarm, SwarmFetcher } from './swarm-fetch.ts'
 import { SwarmNode } from './swarm-node.ts'
 
 export interface SwarmOptions {
@@ -57,7 +57,6 @@ export interface SwarmOptions {
 export class Swarm {
   private readonly options: SwarmOptions
   private readonly node: SwarmNode
-  private readonly policy: ServePolicy
   private readonly fetcher: SwarmFetcher
   private readonly cache: BlobCache
   private readonly announcer: Announcer
@@ -73,9 +72,8 @@ export class Swarm {
   private constructor (options: SwarmOptions, node: SwarmNode, policy: ServePolicy) {
     this.options = options
     this.node = node
-    this.policy = policy
     const { store, log } = options
-    this.fetcher = new SwarmFetcher(node.helia, store)
+    this.fetcher = new SwarmFetcher(node.helia, store, () => this.connectedTrusted())
     this.cache = new BlobCache(store, options.cacheSize, log)
     this.announcer = new Announcer(node, store, log)
     this.health = new PeerHealthMonitor(node, { trusted: options.trustedPeers, graceMs: options.repairGrace, intervalMs: options.repairInterval, log })
@@ -111,7 +109,6 @@ export class Swarm {
       tenants: options.tenants,
       fetcher: this.fetcher,
       health: this.health,
-      policy,
       maxObjectSize: options.maxObjectSize,
       fetchTimeoutMs: Math.max(options.fetchTimeout, 60_000),
       log
@@ -168,11 +165,22 @@ export class Swarm {
    * fetched); readers that come while it is in flight wait for it.
    */
   async fetchForRead (cid: CID, options: { signal?: AbortSignal, onBytes?: (chunk: Uint8Array) => Promise<void> } = {}): Promise<void> {
-    if (this.options.noFetch) throw new FdnError('not_found', `${cidString(cid)} is not held by this node (FDN_NO_FETCH: the swarm is not asked)`)
-    // a node alone has nobody to ask: the answer is known now, not after the fetch timeout
-    if (this.node.connectedPeers().length === 0) throw new FdnError('not_found', `${cidString(cid)} is not held by this node, and no swarm peer is connected`)
+    const absent = this.absentNow(cid)
+    if (absent != null) throw absent
     // trusted peers are asked directly, then the DHT: a DHT record may name a dead origin, or not name a new holder yet
     await this.fetchToCache(cid, this.connectedTrusted(), undefined, options.onBytes)
+  }
+
+  /** The answer for a blob no peer has, given without asking one when the answer is known now. */
+  absent (cid: CID): FdnError {
+    return this.absentNow(cid) ?? absentFromSwarm(cid)
+  }
+
+  private absentNow (cid: CID): FdnError | undefined {
+    if (this.options.noFetch) return new FdnError('not_found', `${cidString(cid)} is not held by this node (FDN_NO_FETCH: the swarm is not asked)`)
+    // a node alone has nobody to ask: the answer is known now, not after the fetch timeout
+    if (this.node.connectedPeers().length === 0) return new FdnError('not_found', `${cidString(cid)} is not held by this node, and no swarm peer is connected`)
+    return undefined
   }
 
   /**
@@ -196,7 +204,8 @@ export class Swarm {
     if (running != null) return await running
     const fetch = this.fetcher.fetch({
       cid,
-      signal: AbortSignal.timeout(this.options.fetchTimeout),
+      // bounded by the wait for blocks, not the whole transfer: a large blob streamed to a slow reader is not cut
+      idleTimeoutMs: this.options.fetchTimeout,
       providers,
       maxSize: this.options.maxObjectSize,
       ...(sha256 != null ? { expectSha256: sha256 } : {}),
