@@ -11,6 +11,7 @@ import type { Deletion, ForwardedRequest } from '../../protocol/swarm-records.ts
 import type { Logger } from '../log.ts'
 import type { DeletionOutcome, DeletionTarget } from './deletions.ts'
 import { SignatureError } from './http-signatures.ts'
+import { KeyFetchError } from './keys.ts'
 import { hasLdSignature } from './ld-signature.ts'
 import type { IncomingSignedRequest, VerifiedSignature } from './http-signatures.ts'
 
@@ -137,7 +138,7 @@ export class Inbox {
     } catch (err) {
       if (isDelete) this.counts.deletions.refused++
       if (err instanceof SignatureError) {
-        this.options.log.info({ code: err.code, actor: activity.actor, type: activity.type, reason: err.message }, 'inbox: refused a signature')
+        this.options.log.info({ code: err.code, actor: activity.actor, type: activity.type, reason: err.message, ...detailOf(err) }, 'inbox: refused a signature')
         return { status: 401, code: err.code, message: err.message }
       }
       throw err
@@ -198,6 +199,7 @@ export class Inbox {
         author = await this.options.verifyLd(activity.raw)
       } catch (err) {
         if (!(err instanceof SignatureError)) throw err
+        this.options.log.info({ code: err.code, actor: activity.actor, reason: err.message, ...detailOf(err) }, 'inbox: refused a Linked Data signature')
         this.counts.deletions.refused++
         return { status: 401, code: err.code, message: `the Delete's Linked Data signature does not verify: ${err.message}` }
       }
@@ -329,6 +331,11 @@ function forwardedRequest (request: InboxRequest): ForwardedRequest {
     if (typeof value === 'string') headers[name] = value
   }
   return { method: request.method, scheme: request.scheme, url: request.url, headers, body: request.body.toString('base64') }
+}
+
+/** Why a key could not be fetched: for the log only, never for the sender. */
+function detailOf (err: SignatureError): { detail?: string } {
+  return err instanceof KeyFetchError ? { detail: err.detail } : {}
 }
 
 function accepted (message: string): InboxAnswer {

@@ -154,11 +154,27 @@ export class KeyResolver {
     try {
       document = await this.fetchJson(url)
     } catch (err) {
-      throw unavailable(keyId, `fetching ${urlForMessage(url)} failed: ${errorMessage(err)}`)
+      throw new KeyFetchError(keyId, url, errorMessage(err))
     }
     const object = objectOf(document)
     if (object == null) throw unavailable(keyId, `${urlForMessage(url)} is not a JSON object`)
     return object
+  }
+}
+
+/**
+ * A key whose document could not be fetched. Anyone may make the node fetch
+ * a keyId, so the message, which goes back to the sender, says only that;
+ * why (the fetcher's verdict on the host: what a name resolves to, that an
+ * address is loopback or private, a refused connection) is the `detail`, for
+ * the node's log, so the inbox cannot be used to map internal names.
+ */
+export class KeyFetchError extends SignatureError {
+  readonly detail: string
+
+  constructor (keyId: string, url: string, detail: string) {
+    super('key_unavailable', `key ${urlForMessage(keyId)} is unavailable: its document at ${urlForMessage(url)} could not be fetched`)
+    this.detail = detail
   }
 }
 

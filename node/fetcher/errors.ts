@@ -30,6 +30,20 @@ export class FetchError extends Error {
   }
 }
 
+/**
+ * The message for someone outside the node (a tenant of the retrieve API):
+ * what the node's resolver and address policy said about a host (what a name
+ * resolves to, that an address is loopback or private) stays in the node, so
+ * its internal names cannot be mapped from outside. Other failures say why.
+ */
+export function publicMessage (err: FetchError): string {
+  // the URL a redirect came from is the caller's own, or a public server's
+  const redirect = / \(redirected from [^()]*\)$/.exec(err.reason)?.[0] ?? ''
+  if (err.code === 'address_not_allowed') return `cannot fetch ${urlForMessage(err.url)}: its host is not at a public address (refused unless FDN_FETCH_ALLOW covers it)${redirect}`
+  if (err.code === 'dns_failed') return `cannot fetch ${urlForMessage(err.url)}: its host does not resolve to a usable address${redirect}`
+  return err.message
+}
+
 export function isFetchError (err: unknown): err is FetchError {
   return err instanceof FetchError
 }

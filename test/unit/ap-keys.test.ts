@@ -10,7 +10,7 @@ import type { KeyObject } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { exportMultibaseKey } from '@fedify/vocab-runtime'
 import { SignatureError } from '../../node/activitypub/http-signatures.ts'
-import { KeyResolver } from '../../node/activitypub/keys.ts'
+import { KeyFetchError, KeyResolver } from '../../node/activitypub/keys.ts'
 import type { ResolvedKey } from '../../node/activitypub/keys.ts'
 
 const ORIGIN = 'https://social.example'
@@ -47,11 +47,17 @@ function actor (fields: Record<string, unknown> = {}): Record<string, unknown> {
   return { id: ACTOR, type: 'Person', publicKey: { id: KEY, owner: ACTOR, publicKeyPem: pem(rsa.publicKey) }, ...fields }
 }
 
+/** A refusal whose reason is in its message, or, for a key that could not be fetched, in the detail kept for the log. */
 async function unavailable (resolving: Promise<ResolvedKey>, reason: RegExp): Promise<void> {
   await assert.rejects(resolving, (err: unknown) => {
     assert.ok(err instanceof SignatureError, String(err))
     assert.equal(err.code, 'key_unavailable')
-    assert.match(err.message, reason)
+    if (err instanceof KeyFetchError) {
+      assert.match(err.message, /could not be fetched$/)
+      assert.match(err.detail, reason)
+    } else {
+      assert.match(err.message, reason)
+    }
     return true
   })
 }
@@ -145,6 +151,16 @@ describe('KeyResolver: key documents', () => {
     ['a key stub naming an actor on another origin', `${ACTOR}/main-key`, { [`${ACTOR}/main-key`]: { id: 'https://evil.example/users/alice', publicKey: { id: `${ACTOR}/main-key` } } }, /another origin/],
     ['a key stub whose actor answers for another id', `${ACTOR}/main-key`, { [`${ACTOR}/main-key`]: { id: ACTOR }, [ACTOR]: actor({ id: `${ORIGIN}/users/bob` }) }, /answers for another id/]
   ]
+  it('tells the sender only that a key could not be fetched, not what the fetcher said about its host', async () => {
+    const resolver = new KeyResolver({ fetchJson: async () => { throw new Error('cannot fetch http://intranet/actor: intranet resolves to 10.0.0.7, a private address') } })
+    await assert.rejects(resolver.resolve('http://intranet/actor#key'), (err: unknown) => {
+      assert.ok(err instanceof KeyFetchError)
+      assert.equal(err.message, 'key http://intranet/actor#key is unavailable: its document at http://intranet/actor could not be fetched')
+      assert.match(err.detail, /resolves to 10\.0\.0\.7/)
+      return true
+    })
+  })
+
   for (const [name, keyId, documents, reason] of refusals) {
     it(`refuses ${name}`, async () => {
       const docs = new Documents()

@@ -3,7 +3,7 @@
 // URLs, and IP literals in every spelling WHATWG URL parsing normalises.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { FetchError } from '../../node/fetcher/errors.ts'
+import { FetchError, publicMessage } from '../../node/fetcher/errors.ts'
 import type { FetchErrorCode } from '../../node/fetcher/errors.ts'
 import { SafeFetcher } from '../../node/fetcher/safe-fetcher.ts'
 import type { ResolvedAddress } from '../../node/fetcher/safe-fetcher.ts'
@@ -126,6 +126,17 @@ describe('fetcher URL checks', () => {
     await assertRefused(fetcher, 'http://mapped.example/', 'address_not_allowed', /IPv4-mapped for 169\.254\.169\.254/)
     await assertRefused(fetcher, 'http://empty.example/', 'dns_failed', /resolves to no address/)
     await assertRefused(fetcher, 'http://garbage.example/', 'dns_failed', /not an IPv4 address/)
+  })
+
+  it('says to someone outside the node only that a host is refused, not what it resolves to', async () => {
+    const fetcher = new SafeFetcher({ lookup: async host => host === 'intranet.example' ? [{ address: '10.0.0.5', family: 4 }] : [] })
+    const refused = await refusal(fetcher, 'http://intranet.example/x.png')
+    assert.match(refused.message, /resolves to 10\.0\.0\.5/, 'the node\'s own log says why')
+    assert.equal(publicMessage(refused), 'cannot fetch http://intranet.example/x.png: its host is not at a public address (refused unless FDN_FETCH_ALLOW covers it)')
+    const unresolved = await refusal(fetcher, 'http://nothing.example/')
+    assert.equal(publicMessage(unresolved), 'cannot fetch http://nothing.example/: its host does not resolve to a usable address')
+    const port = await refusal(fetcher, 'http://intranet.example:22/')
+    assert.equal(publicMessage(port), port.message, 'what the URL says by itself is told as it is')
   })
 
   it('reports a name that does not resolve (system resolver)', async () => {

@@ -19,7 +19,7 @@ import {
 } from '@misskey-dev/node-http-message-signatures'
 import { SignatureError, SignatureVerifier, signRequest } from '../../node/activitypub/http-signatures.ts'
 import type { IncomingSignedRequest, SignatureErrorCode, VerifiedSignature } from '../../node/activitypub/http-signatures.ts'
-import { KeyResolver } from '../../node/activitypub/keys.ts'
+import { KeyFetchError, KeyResolver } from '../../node/activitypub/keys.ts'
 import type { JsonFetch } from '../../node/activitypub/keys.ts'
 import { DocumentServer } from '../helpers/document-server.ts'
 
@@ -408,7 +408,9 @@ describe('SignatureVerifier', () => {
 
     it('a key that answers 404', async () => {
       const request = await fedifyCavage(alice.privateKey, `${origin.base}/users/nobody#main-key`)
-      await refusal(verifier(), request, 'key_unavailable', /HTTP 404/)
+      const err = await refusal(verifier(), request, 'key_unavailable', /could not be fetched$/)
+      assert.ok(err instanceof KeyFetchError)
+      assert.match(err.detail, /HTTP 404/, 'why is kept for the log')
     })
 
     it('a key document that answers for another id', async () => {

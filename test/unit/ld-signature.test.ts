@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { signJsonLd } from '@fedify/fedify/sig'
 import { SignatureError } from '../../node/activitypub/http-signatures.ts'
 import type { SignatureErrorCode } from '../../node/activitypub/http-signatures.ts'
-import { KeyResolver } from '../../node/activitypub/keys.ts'
+import { KeyFetchError, KeyResolver } from '../../node/activitypub/keys.ts'
 import type { JsonFetch } from '../../node/activitypub/keys.ts'
 import { hasLdSignature, verifyLdSignature } from '../../node/activitypub/ld-signature.ts'
 import type { LdSigned } from '../../node/activitypub/ld-signature.ts'
@@ -236,7 +236,9 @@ describe('LD signatures', () => {
     it('a creator whose key is gone (404): key_unavailable', async () => {
       const ghostKey = `${origin.base}/users/ghost#main-key`
       const signed = await fedifySign(deleteActor(), alice.privateKey, ghostKey)
-      await refusal(signed, resolver(), 'key_unavailable', /HTTP 404/)
+      const err = await refusal(signed, resolver(), 'key_unavailable', /could not be fetched$/)
+      assert.ok(err instanceof KeyFetchError)
+      assert.match(err.detail, /HTTP 404/, 'why is kept for the log')
     })
 
     it('a malformed signature value', async () => {
