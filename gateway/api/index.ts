@@ -18,7 +18,6 @@ import { parseJson } from '../../protocol/swarm-records.ts'
 import { sendJsonError } from '../errors.ts'
 import { SAFETY_HEADERS } from '../public/safety.ts'
 import { clientGone } from '../s3/request-body.ts'
-import type { UploadGate } from '../s3/uploads.ts'
 import { authenticate, signedBody, smallSignedBody } from './auth.ts'
 import { awaitsContinue, sendContinue } from './continue.ts'
 import { toApiError } from './error-map.ts'
@@ -31,8 +30,6 @@ export interface ApiSurfaceOptions {
   retriever: Retriever
   /** Largest blob added by hash (FDN_MAX_OBJECT_SIZE). */
   maxObjectSize: number
-  /** Adds by hash are uploads like the S3 API's: they share its slots and stall timeout. */
-  uploads: UploadGate
   publicUrl: () => string
 }
 
@@ -42,7 +39,7 @@ export function isAddByHash (method: string | undefined, url: string | undefined
 }
 
 export async function apiSurface (app: FastifyInstance, options: ApiSurfaceOptions): Promise<void> {
-  const { store, objects, retriever, uploads } = options
+  const { store, objects, retriever } = options
 
   // bodies are read by the routes, as signed, never parsed by fastify
   app.removeAllContentTypeParsers()
@@ -59,8 +56,7 @@ export async function apiSurface (app: FastifyInstance, options: ApiSurfaceOptio
 
   app.post(RETRIEVE_ROUTE, async (request, reply): Promise<RetrieveResponse> => {
     const caller = await authenticate(request, objects)
-    // a document of a few KiB: watched for stalls, but no upload slot (the retrieve itself may take long)
-    const bytes = await smallSignedBody(uploads.watch(request, reply), request, caller, MAX_RETRIEVE_BODY)
+    const bytes = await smallSignedBody(request, caller, MAX_RETRIEVE_BODY)
     const body = parseRetrieveRequest(parseJson(bytes, 'the request body'))
     request.log.debug({ tenant: caller.tenant.name, url: body.url }, 'retrieve')
     const result = await retriever.retrieve(caller.tenant.name, body)
@@ -94,9 +90,8 @@ export async function apiSurface (app: FastifyInstance, options: ApiSurfaceOptio
       reply.code(200)
       return added(existing, false, options.publicUrl)
     }
-    const source = uploads.admit(tenant, request, reply)
     sendContinue(request.raw, reply.raw)
-    const body = signedBody(source, request, caller, options.maxObjectSize, true)
+    const body = signedBody(request, caller, options.maxObjectSize, true)
     const blob = await addByHash(store, tenant, cid, body, { maxSize: options.maxObjectSize, signal: clientGone(request), verify: body.checkObjectHashes })
     reply.code(201)
     return added(blob, true, options.publicUrl)
