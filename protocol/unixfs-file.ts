@@ -17,14 +17,41 @@ export interface FileLink {
  * ipfs-unixfs-importer does in the `unixfs-v1-2025` profile, so the CIDs match.
  */
 export function encodeFileNode (children: readonly FileLink[]): Uint8Array {
-  const unixfs = new UnixFS({ type: 'file' })
+  const sizes: number[] = []
   const links: dagPb.PBLink[] = []
   for (const child of children) {
     if (child.fileSize === 0) continue
-    unixfs.addBlockSize(BigInt(child.fileSize))
+    sizes.push(child.fileSize)
     links.push({ Name: '', Tsize: child.dagSize, Hash: child.cid })
   }
-  return dagPb.encode(dagPb.prepare({ Data: unixfs.marshal(), Links: links }))
+  return dagPb.encode(dagPb.prepare({ Data: fileData(sizes), Links: links }))
+}
+
+/**
+ * The UnixFS `Data` of a file node (Type FILE, filesize, one blocksize per
+ * child): the bytes ipfs-unixfs's marshal writes, written here because its
+ * protobuf writer (protons-runtime 7 and 8) garbles a uint64 from 2^31 to
+ * 2^32 - 1, so the root of a 2 to 4 GiB file came out unreadable, partly
+ * uninitialised memory (found by test/unit/fuzz-swarm.test.ts).
+ */
+function fileData (sizes: readonly number[]): Uint8Array {
+  const out = [0x08, 0x02, 0x18]
+  varint(sizes.reduce((sum, size) => sum + size, 0), out)
+  for (const size of sizes) {
+    out.push(0x20)
+    varint(size, out)
+  }
+  return Uint8Array.from(out)
+}
+
+/** A protobuf varint of a non-negative safe integer (no 32-bit operators: they would wrap). */
+function varint (value: number, out: number[]): void {
+  let rest = value
+  while (rest >= 0x80) {
+    out.push((rest % 0x80) | 0x80)
+    rest = Math.floor(rest / 0x80)
+  }
+  out.push(rest)
 }
 
 /** The children of a UnixFS file node, with the file bytes each covers. */
