@@ -1,5 +1,7 @@
 // Benchmark 3: ingest of a large file through `fdn add` (and through the admin API
 // directly), against `openssl dgst -sha256` of the same file; the daemon's peak RSS.
+// Each way is run with FDN_FSYNC=true (the default) and FDN_FSYNC=false, interleaved,
+// so the cost of flushing to the disk shows beside the same anchor.
 import { createReadStream } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { request } from 'node:http'
@@ -9,18 +11,23 @@ import type { AddResponse } from '../protocol/admin-api.ts'
 import { BENCH_LOG_LEVEL, FDN_BIN, memoryOf, sampleRss, startFdn } from './fdn.ts'
 import type { FdnDaemon } from './fdn.ts'
 import { writeRandomFile } from './fixtures.ts'
-import { ROOT, run, step } from './proc.ts'
+import { flushDirtyPages, ROOT, run, step } from './proc.ts'
 import type { Tools } from './tools.ts'
 
 export interface IngestParams {
   bytes: number
   /** The daemon's peak RSS must stay below this. */
   rssLimit: number
+  /** Rounds of the four runs (each way, each FDN_FSYNC); the fastest run of each counts. */
+  rounds: number
   cpuProfDir: string | undefined
 }
 
 export interface IngestRun {
   method: 'cli' | 'api'
+  /** The daemon's FDN_FSYNC. */
+  fsync: boolean
+  round: number
   command: string
   seconds: number
   bytesPerSecond: number
@@ -68,21 +75,25 @@ export async function benchIngest (tools: Tools, params: IngestParams, work: str
       report.notMeasured.push('openssl anchor: openssl not available')
     }
 
-    for (const method of ['cli', 'api'] as const) {
+    const runs = Array.from({ length: params.rounds }, (_, i) => i + 1)
+      .flatMap(round => (['cli', 'api'] as const).flatMap(method => [true, false].map(fsync => ({ round, method, fsync }))))
+    for (const { round, method, fsync } of runs) {
       const dataDir = path.join(work, `fdn-ingest-${method}`)
-      step(`ingest: starting a fresh fdn daemon for the ${method === 'cli' ? 'fdn add' : 'admin API'} run (FDN_LOG_LEVEL=${BENCH_LOG_LEVEL})`)
+      step(`ingest: round ${round}/${params.rounds}: starting a fresh fdn daemon for the ${method === 'cli' ? 'fdn add' : 'admin API'} run (FDN_FSYNC=${String(fsync)}, FDN_LOG_LEVEL=${BENCH_LOG_LEVEL})`)
       const daemon = await startFdn({
         dataDir,
+        env: { FDN_FSYNC: String(fsync) },
         nodeOptions: params.cpuProfDir != null ? `--cpu-prof --cpu-prof-dir=${params.cpuProfDir}` : undefined
       })
       try {
-        if (method === 'cli') {
+        if (method === 'cli' && report.cliOverheadSeconds == null) {
           const tiny = path.join(work, 'one-byte.bin')
           await writeRandomFile(tiny, 1)
           const overhead = await cliAdd(daemon, tiny)
           report.cliOverheadSeconds = overhead.seconds
           await rm(tiny, { force: true })
         }
+        await flushDirtyPages() // no run pays for an earlier run's writeback (FDN_FSYNC=false leaves it to the kernel)
         const idle = await memoryOf(daemon.pid)
         const sampler = sampleRss(daemon.pid)
         let outcome: { seconds: number, result: AddResponse, command: string }
@@ -98,6 +109,8 @@ export async function benchIngest (tools: Tools, params: IngestParams, work: str
         if (!digestMatches) report.notes.push(`${method}: the daemon's sha256 ${outcome.result.sha256} differs from openssl's ${report.openssl?.digest ?? ''}`)
         const entry: IngestRun = {
           method,
+          fsync,
+          round,
           command: outcome.command,
           seconds: outcome.seconds,
           bytesPerSecond: params.bytes / outcome.seconds,
@@ -108,7 +121,7 @@ export async function benchIngest (tools: Tools, params: IngestParams, work: str
           digestMatches
         }
         report.runs.push(entry)
-        step(`ingest: ${method === 'cli' ? 'fdn add' : 'admin API'}: ${entry.seconds.toFixed(2)} s, ${formatMiB(entry.bytesPerSecond)}/s, daemon peak RSS ${formatMiB(entry.hwm)} (sampled ${formatMiB(entry.sampledPeakRss)}, idle ${formatMiB(entry.idleRss)})`)
+        step(`ingest: ${method === 'cli' ? 'fdn add' : 'admin API'}, FDN_FSYNC=${String(fsync)}: ${entry.seconds.toFixed(2)} s, ${formatMiB(entry.bytesPerSecond)}/s, daemon peak RSS ${formatMiB(entry.hwm)} (sampled ${formatMiB(entry.sampledPeakRss)}, idle ${formatMiB(entry.idleRss)})`)
       } finally {
         await daemon.stop()
         await rm(dataDir, { recursive: true, force: true })
@@ -118,6 +131,19 @@ export async function benchIngest (tools: Tools, params: IngestParams, work: str
     await rm(file, { force: true })
   }
   return report
+}
+
+/** The fastest run of one way with one FDN_FSYNC. */
+export function bestIngest (report: IngestReport, method: IngestRun['method'], fsync: boolean): IngestRun | undefined {
+  let best: IngestRun | undefined
+  for (const r of report.runs) if (r.method === method && r.fsync === fsync && (best == null || r.bytesPerSecond > best.bytesPerSecond)) best = r
+  return best
+}
+
+/** The highest VmHWM of the runs of one way (any FDN_FSYNC): what the RSS target is judged on. */
+export function peakIngestHwm (report: IngestReport, method: IngestRun['method']): number {
+  const hwms = report.runs.filter(r => r.method === method).map(r => r.hwm)
+  return hwms.length === 0 ? NaN : Math.max(...hwms)
 }
 
 /** `fdn add <file> --json --no-progress`, as a user runs it, timed from spawn to exit. */

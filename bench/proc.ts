@@ -144,3 +144,10 @@ export async function within<T> (promise: Promise<T>, ms: number): Promise<{ don
     clearTimeout(timer)
   }
 }
+
+let syncPath: string | null | undefined
+/** `sync`: the next measured run pays for no earlier run's page-cache writeback. */
+export async function flushDirtyPages (): Promise<void> {
+  if (syncPath === undefined) syncPath = (await which('sync')) ?? null
+  if (syncPath != null) await run(syncPath, [], { timeoutMs: 120_000 })
+}

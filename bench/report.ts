@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { GatewayCase, GatewayReport } from './gateway.bench.ts'
+import { bestIngest, peakIngestHwm } from './ingest.bench.ts'
 import type { IngestReport, IngestRun } from './ingest.bench.ts'
 import type { Contender, MultipartRun, S3Op, S3Report, S3Run } from './s3.bench.ts'
 import { ROOT } from './proc.ts'
@@ -72,12 +73,13 @@ export function summarize (gateway: GatewayReport | undefined, ingest: IngestRep
     const size = mib(ingest.params.bytes)
     const anchor = ingest.openssl
     for (const [letter, method] of [['a', 'cli'], ['b', 'api']] as const) {
-      const run = ingest.runs.find(r => r.method === method)
+      const run = bestIngest(ingest, method, true)
+      const hwm = peakIngestHwm(ingest, method)
       const label = method === 'cli' ? '`fdn add`' : 'the admin API directly'
       const ratio = run != null && anchor != null ? run.bytesPerSecond / anchor.bytesPerSecond : undefined
       rows.push({
         id: `3${letter}`,
-        benchmark: `ingest of ${size} through ${label} (throughput)`,
+        benchmark: `ingest of ${size} through ${label}, FDN_FSYNC=true (the default) (throughput)`,
         fdn: run != null ? `${mib(run.bytesPerSecond)}/s` : 'not measured',
         anchor: anchor != null ? `openssl dgst -sha256 ${mib(anchor.bytesPerSecond)}/s` : 'not measured',
         ratio: percent(ratio),
@@ -87,17 +89,37 @@ export function summarize (gateway: GatewayReport | undefined, ingest: IngestRep
       })
       rows.push({
         id: `3${letter}`,
-        benchmark: `daemon peak RSS (VmHWM) during ingest through ${label}`,
-        fdn: run != null ? mib(run.hwm) : 'not measured',
+        benchmark: `daemon peak RSS (VmHWM) during ingest through ${label} (highest of its runs)`,
+        fdn: Number.isFinite(hwm) ? mib(hwm) : 'not measured',
         anchor: '—',
         ratio: '—',
         target: `< ${mib(ingest.params.rssLimit)}`,
-        verdict: run == null || !Number.isFinite(run.hwm) ? 'NOT MEASURED' : run.hwm < ingest.params.rssLimit ? 'PASS' : 'FAIL'
+        verdict: !Number.isFinite(hwm) ? 'NOT MEASURED' : hwm < ingest.params.rssLimit ? 'PASS' : 'FAIL'
+      })
+    }
+    for (const [letter, method] of [['c', 'cli'], ['d', 'api']] as const) {
+      const run = bestIngest(ingest, method, false)
+      const synced = bestIngest(ingest, method, true)
+      const ratio = run != null && anchor != null ? run.bytesPerSecond / anchor.bytesPerSecond : undefined
+      rows.push({
+        id: `3${letter}`,
+        benchmark: `ingest of ${size} through ${method === 'cli' ? '`fdn add`' : 'the admin API directly'}, FDN_FSYNC=false (throughput${synced != null && run != null ? `; FDN_FSYNC=true costs ${fsyncCost(synced.bytesPerSecond, run.bytesPerSecond)}` : ''})`,
+        fdn: run != null ? `${mib(run.bytesPerSecond)}/s` : 'not measured',
+        anchor: anchor != null ? `openssl dgst -sha256 ${mib(anchor.bytesPerSecond)}/s` : 'not measured',
+        ratio: percent(ratio),
+        target: 'none (reported: the cost of FDN_FSYNC)',
+        verdict: ratio == null ? 'NOT MEASURED' : 'reported'
       })
     }
   }
   if (s3 != null) rows.push(...s3Rows(s3))
   return rows
+}
+
+/** How much slower the synced figure is than the unsynced one. */
+function fsyncCost (synced: number, unsynced: number): string {
+  const cost = 1 - synced / unsynced
+  return cost >= 0 ? `${(cost * 100).toFixed(0)} %` : 'nothing measurable (the synced run was the faster one)'
 }
 
 function objectRate (run: S3Run): string {
@@ -120,12 +142,26 @@ function s3Rows (s3: S3Report): SummaryRow[] {
       const client = c === 'sdk' ? '@aws-sdk/client-s3' : 'the same requests signed by @smithy/signature-v4, sent with node:http (no SDK stack)'
       rows.push({
         id: `${id}${letter}`,
-        benchmark: `${what}, ${client} (objects/s)`,
+        benchmark: `${what}, ${client}${op === 'put' ? ', fsync on (FDN_FSYNC=true, the default)' : ''} (objects/s)`,
         fdn: fdn != null ? objectRate(fdn) : 'not measured',
         anchor: nginx != null ? `${anchor} ${objectRate(nginx)}` : 'not measured',
         ratio: percent(ratio),
         target: c === 'sdk' ? 'fdn ≥ 50 % of nginx' : 'none (reported: the SDK\'s share)',
         verdict: ratio == null ? 'NOT MEASURED' : c === 'signed' ? 'reported' : ratio >= 0.5 ? 'PASS' : 'FAIL'
+      })
+    }
+    if (op === 'put') {
+      const unsynced = s3.best.put.nosync
+      const synced = s3.best.put.sdk
+      const ratio = unsynced != null && nginx != null ? unsynced.objectsPerSecond / nginx.objectsPerSecond : undefined
+      rows.push({
+        id: `${id}c`,
+        benchmark: `${what}, @aws-sdk/client-s3, fsync off (FDN_FSYNC=false; nginx does not fsync either)${unsynced != null && synced != null ? `; fsync on costs ${fsyncCost(synced.objectsPerSecond, unsynced.objectsPerSecond)}` : ''} (objects/s)`,
+        fdn: unsynced != null ? objectRate(unsynced) : 'not measured',
+        anchor: nginx != null ? `${anchor} ${objectRate(nginx)}` : 'not measured',
+        ratio: percent(ratio),
+        target: 'none (reported: the cost of FDN_FSYNC)',
+        verdict: ratio == null ? 'NOT MEASURED' : 'reported'
       })
     }
   }
@@ -216,8 +252,10 @@ export async function writeReport (env: Environment, gateway: GatewayReport | un
       '- `fdn add` is timed from spawning the CLI to its exit (so it includes Node start-up; '
         + `a 1-byte \`fdn add\` took ${ingest.cliOverheadSeconds?.toFixed(2) ?? 'n/a'} s).`,
       '- Admin API: the bench itself POSTs the file to `/admin/v1/blobs` with node:http, streamed from disk, timed until the JSON answer.',
-      '', '| run | command | seconds | MiB/s | vs openssl | idle RSS | sampled peak RSS | VmHWM | sha256 = openssl |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
-    if (ingest.openssl != null) out(`| openssl | \`${ingest.openssl.command}\` | ${ingest.openssl.seconds.toFixed(2)} | ${(ingest.openssl.bytesPerSecond / MiB).toFixed(1)} | 100 % | — | — | — | — |`)
+      `- Each way runs with \`FDN_FSYNC=true\` (the default: every block file and directory flushed, the index batch written with sync) and \`FDN_FSYNC=false\`,`,
+      `  interleaved, ${ingest.params.rounds} round(s); \`sync\` before each run, so no run pays for an earlier run's writeback. The fastest run of each counts.`,
+      '', '| run | FDN_FSYNC | round | command | seconds | MiB/s | vs openssl | idle RSS | sampled peak RSS | VmHWM | sha256 = openssl |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    if (ingest.openssl != null) out(`| openssl | — | — | \`${ingest.openssl.command}\` | ${ingest.openssl.seconds.toFixed(2)} | ${(ingest.openssl.bytesPerSecond / MiB).toFixed(1)} | 100 % | — | — | — | — |`)
     for (const r of ingest.runs) out(ingestRow(r, ingest))
     for (const n of ingest.notMeasured) out(`- NOT MEASURED — ${n}`)
   }
@@ -234,13 +272,14 @@ export async function writeReport (env: Environment, gateway: GatewayReport | un
 
 function ingestRow (r: IngestRun, ingest: IngestReport): string {
   const vs = ingest.openssl != null ? `${((r.bytesPerSecond / ingest.openssl.bytesPerSecond) * 100).toFixed(0)} %` : 'n/a'
-  return `| ${r.method === 'cli' ? 'fdn add' : 'admin API'} | \`${r.command}\` | ${r.seconds.toFixed(2)} | ${(r.bytesPerSecond / MiB).toFixed(1)} | ${vs} | ${mib(r.idleRss)} | ${mib(r.sampledPeakRss)} | ${mib(r.hwm)} | ${r.digestMatches ? 'yes' : 'NO'} |`
+  return `| ${r.method === 'cli' ? 'fdn add' : 'admin API'} | ${String(r.fsync)} | ${r.round} | \`${r.command}\` | ${r.seconds.toFixed(2)} | ${(r.bytesPerSecond / MiB).toFixed(1)} | ${vs} | ${mib(r.idleRss)} | ${mib(r.sampledPeakRss)} | ${mib(r.hwm)} | ${r.digestMatches ? 'yes' : 'NO'} |`
 }
 
 const CONTENDER_LABEL: Record<Contender, string> = {
   nginx: 'nginx',
   sdk: 'fdn, @aws-sdk/client-s3',
-  signed: 'fdn, signer + node:http'
+  signed: 'fdn, signer + node:http',
+  nosync: 'fdn FDN_FSYNC=false, @aws-sdk/client-s3'
 }
 
 function s3Section (s3: S3Report): string[] {
@@ -260,6 +299,9 @@ function s3Section (s3: S3Report): string[] {
     '    every GET is drained, not kept.',
     '  - fdn, bare signer: the same PUT request (signed SHA-256 payload hash computed with node:crypto, `x-amz-checksum-crc32` computed with node:zlib) signed by',
     '    @smithy/signature-v4 (the SDK\'s signer) and sent with node:http; GETs signed the same way. The gap between the two fdn rows is the SDK\'s share.',
+    '  - fdn, FDN_FSYNC=false (PUT only): the SDK\'s `PutObjectCommand` to a second daemon started with `FDN_FSYNC=false`, in the same rounds as the others.',
+    '    The first daemon runs with the default `FDN_FSYNC=true`: each block file and its directory are flushed and the index batch written with sync',
+    '    before PutObject answers 200. nginx\'s WebDAV PUT flushes nothing, so the fsync-off row is the like-for-like comparison.',
     '  - Afterwards 16 objects per server are read back and compared byte for byte, and fdn\'s ETags checked to be their MD5s.',
     p.pin
       ? '- CPU pinning (taskset), 4 and 5 only: nginx (master and worker) and the fdn daemon (every thread) on CPU 0, this bench process (the client) on CPU 1.'

@@ -118,7 +118,7 @@ async function main (): Promise<number> {
   let ingest: IngestReport | undefined
   let s3: S3Report | undefined
   if (only === 'all' || only === 'gateway') gateway = await benchGateway(tools, gatewayParams, work)
-  if (only === 'all' || only === 'ingest') ingest = await benchIngest(tools, { bytes: ingestBytes, rssLimit: 200 * 1048576, cpuProfDir: cpuProf ? profileDir : undefined }, work)
+  if (only === 'all' || only === 'ingest') ingest = await benchIngest(tools, { bytes: ingestBytes, rssLimit: 200 * 1048576, rounds: gatewayParams.rounds, cpuProfDir: cpuProf ? profileDir : undefined }, work)
   if (only === 'all' || only === 's3') s3 = await benchS3(tools, s3Params, work)
   let swarm: SwarmReport | undefined
   if (only === 'all' || only === 'swarm') swarm = await benchSwarm(swarmParams, work)

@@ -1,6 +1,7 @@
 // Benchmarks 4, 5 and 6: the S3 API driven by a real client (@aws-sdk/client-s3 v3).
 //  4. PutObject of 1 MiB objects (distinct random contents), 16 at a time, against nginx's
-//     WebDAV `PUT` of the same bodies to disk, sent by this same process with node:http.
+//     WebDAV `PUT` of the same bodies to disk, sent by this same process with node:http;
+//     to a daemon with FDN_FSYNC=true (the default) and to one with FDN_FSYNC=false.
 //  5. GetObject of the same objects, 16 at a time, against nginx serving the files it stored.
 //  6. The daemon's RSS while a large object goes up through a multipart upload
 //     (@aws-sdk/lib-storage, generated source): a small and a large run, so a peak that
@@ -26,7 +27,7 @@ import { memoryOf, startFdn } from './fdn.ts'
 import type { FdnDaemon } from './fdn.ts'
 import { startNginx } from './nginx.ts'
 import type { Nginx } from './nginx.ts'
-import { onCleanup, run, step, which } from './proc.ts'
+import { flushDirtyPages, onCleanup, step } from './proc.ts'
 import type { Tools } from './tools.ts'
 
 const MiB = 1048576
@@ -56,7 +57,8 @@ export interface S3Params {
   cpuProfDir: string | undefined
 }
 
-export type Contender = 'nginx' | 'sdk' | 'signed'
+/** `nosync`: the SDK's PutObject to a second daemon, with FDN_FSYNC=false (PUT only). */
+export type Contender = 'nginx' | 'sdk' | 'signed' | 'nosync'
 export type S3Op = 'put' | 'get'
 
 export interface S3Run {
@@ -202,6 +204,7 @@ async function throughput (tools: Tools, params: S3Params, work: string, report:
 
   step(`s3: starting fdn daemon (FDN_LOG_LEVEL=warn${serverCpu != null ? ', pinned to CPU 0' : ''})`)
   const fdn = await startEndpoint(path.join(work, 'fdn-s3'), params, serverCpu)
+  let nosync: Endpoint | undefined
   let nginx: Nginx | undefined
   const nginxAgent = keepAliveAgent(params.concurrency)
   let unpin: (() => Promise<void>) | undefined
@@ -213,14 +216,19 @@ async function throughput (tools: Tools, params: S3Params, work: string, report:
     } else {
       for (const op of ['put', 'get'] as const) report.notMeasured.push({ what: op, reason: 'nginx anchor: nginx not available' })
     }
+    step(`s3: starting a second fdn daemon with FDN_FSYNC=false${serverCpu != null ? ', pinned to CPU 0' : ''}`)
+    const unsynced = await startEndpoint(path.join(work, 'fdn-s3-nosync'), params, serverCpu, { FDN_FSYNC: 'false' })
+    nosync = unsynced
     if (pinned && tools.taskset != null) unpin = await pinSelf(tools.taskset, '1')
 
-    const contenders: Contender[] = nginx != null ? ['nginx', 'sdk', 'signed'] : ['sdk', 'signed']
-    const serverPids = async (c: Contender): Promise<number[]> => c === 'nginx' && nginx != null ? await processTree(nginx.pid) : [fdn.daemon.pid]
+    const putters: Contender[] = nginx != null ? ['nginx', 'sdk', 'signed', 'nosync'] : ['sdk', 'signed', 'nosync']
+    const contenders = putters.filter(c => c !== 'nosync')
+    const serverPids = async (c: Contender): Promise<number[]> => c === 'nginx' && nginx != null ? await processTree(nginx.pid) : [c === 'nosync' ? unsynced.daemon.pid : fdn.daemon.pid]
     const name = (c: Contender, set: string, i: number): string => `${set}-${c}/${String(i).padStart(5, '0')}.bin`
     const put = async (c: Contender, set: string, i: number, body: Buffer): Promise<number> => {
       if (c === 'nginx' && nginx != null) return await plainPut(nginxAgent, `${nginx.url}/${name(c, set, i)}`, body)
       if (c === 'sdk') return await sdkPut(fdn, name(c, set, i), body)
+      if (c === 'nosync') return await sdkPut(unsynced, name(c, set, i), body)
       return await signedPut(fdn, name(c, set, i), body)
     }
     // GETs read back what the SDK PUT (fdn) and what nginx stored, in the last round
@@ -233,12 +241,12 @@ async function throughput (tools: Tools, params: S3Params, work: string, report:
 
     // warm-up: connections, JIT, the SDK's lazily loaded parts; nothing measured
     const warm = Math.min(params.warmupObjects, params.objects)
-    for (const c of contenders) {
+    for (const c of putters) {
       stampAll(bodies, `warm-${c}`, warm)
       await drive(warm, params.concurrency, async i => await put(c, 'warm', i, bodies[i]!))
       await drive(warm, params.concurrency, async i => c === 'nginx' && nginx != null
         ? await plainGet(nginxAgent, `${nginx.url}/${name(c, 'warm', i)}`)
-        : c === 'sdk' ? await sdkGet(fdn, name(c, 'warm', i)) : await signedGet(fdn, name(c, 'warm', i)))
+        : c === 'sdk' || c === 'nosync' ? await sdkGet(c === 'nosync' ? unsynced : fdn, name(c, 'warm', i)) : await signedGet(fdn, name(c, 'warm', i)))
     }
     step(`s3: warmed up (${warm} PUTs and GETs per contender)`)
 
@@ -271,7 +279,7 @@ async function throughput (tools: Tools, params: S3Params, work: string, report:
     }
 
     for (let round = 1; round <= params.rounds; round++) {
-      for (const c of contenders) {
+      for (const c of putters) {
         stampAll(bodies, `r${round}-${c}`, params.objects)
         await flushDirtyPages() // every PUT run starts with no earlier run's writes pending
         await measure('put', c, round, async i => await put(c, `r${round}`, i, bodies[i]!))
@@ -283,7 +291,7 @@ async function throughput (tools: Tools, params: S3Params, work: string, report:
 
     // what was read is what was written: a sample compared byte for byte, and fdn's ETag is the MD5
     const sample = Array.from({ length: Math.min(16, params.objects) }, (_, k) => Math.floor(k * params.objects / Math.min(16, params.objects)))
-    for (const c of contenders.filter(c => c !== 'signed')) {
+    for (const c of putters.filter(c => c !== 'signed')) {
       stampAll(bodies, `r${params.rounds}-${c}`, params.objects)
       for (const i of sample) {
         const body = bodies[i]!
@@ -291,11 +299,12 @@ async function throughput (tools: Tools, params: S3Params, work: string, report:
           const got = await plainGetBytes(nginxAgent, `${nginx.url}/${name('nginx', getSet, i)}`)
           if (!got.equals(body)) throw new Error(`nginx ${name('nginx', getSet, i)}: not the bytes PUT`)
         } else {
-          const out = await fdn.client.send(new GetObjectCommand({ Bucket: fdn.tenant.bucket, Key: name('sdk', getSet, i) }))
+          const endpoint = c === 'nosync' ? unsynced : fdn
+          const out = await endpoint.client.send(new GetObjectCommand({ Bucket: endpoint.tenant.bucket, Key: name(c, getSet, i) }))
           const got = Buffer.from(await out.Body!.transformToByteArray())
-          if (!got.equals(body)) throw new Error(`fdn ${name('sdk', getSet, i)}: not the bytes PUT`)
+          if (!got.equals(body)) throw new Error(`fdn ${name(c, getSet, i)}: not the bytes PUT`)
           const md5 = createHash('md5').update(body).digest('hex')
-          if (out.ETag !== `"${md5}"`) throw new Error(`fdn ${name('sdk', getSet, i)}: ETag ${out.ETag ?? ''}, expected "${md5}"`)
+          if (out.ETag !== `"${md5}"`) throw new Error(`fdn ${name(c, getSet, i)}: ETag ${out.ETag ?? ''}, expected "${md5}"`)
         }
       }
     }
@@ -305,12 +314,13 @@ async function throughput (tools: Tools, params: S3Params, work: string, report:
     nginxAgent.destroy()
     await nginx?.stop()
     await stopEndpoint(fdn)
+    if (nosync != null) await stopEndpoint(nosync)
     await rm(www, { recursive: true, force: true })
   }
 }
 
 function label (c: Contender): string {
-  return c === 'nginx' ? 'nginx (WebDAV / static)' : c === 'sdk' ? 'fdn (@aws-sdk/client-s3)' : 'fdn (signer + node:http)'
+  return c === 'nginx' ? 'nginx (WebDAV / static)' : c === 'sdk' ? 'fdn (@aws-sdk/client-s3)' : c === 'nosync' ? 'fdn FDN_FSYNC=false (SDK)' : 'fdn (signer + node:http)'
 }
 
 /** `count` views of one buffer of AES-CTR keystream: incompressible, no two alike. */
@@ -532,12 +542,6 @@ async function cpuSeconds (pids: number[]): Promise<number> {
     } catch {}
   }
   return ticks / clockTicks
-}
-
-let syncPath: string | null | undefined
-async function flushDirtyPages (): Promise<void> {
-  if (syncPath === undefined) syncPath = (await which('sync')) ?? null
-  if (syncPath != null) await run(syncPath, [], { timeoutMs: 120_000 })
 }
 
 // ---------------------------------------------------------------- 6: memory during multipart uploads
