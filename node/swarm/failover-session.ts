@@ -1,0 +1,146 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { PeerId } from '@libp2p/interface'
+import type { SessionBlockstore } from '@helia/interface'
+import type { CID } from 'multiformats/cid'
+import { cidString } from '../../protocol/cid.ts'
+import { FdnError } from '../../protocol/errors.ts'
+import type { Helia } from './swarm-node.ts'
+
+/** No block for this long while some are wanted: the holders are asked again in a new session. */
+const MAX_STALL_MS = 10_000
+/** Disconnects this close together cause one new session. */
+const COALESCE_MS = 50
+/** How often the wait for blocks is looked at. */
+const TICK_MS = 250
+
+export interface FailoverOptions {
+  root: CID
+  /** The peers the first session asks (the DHT is searched too). */
+  providers: PeerId[]
+  /** The peers a new session asks, looked up when it opens. */
+  renewProviders: () => PeerId[]
+  /** The caller's bound. */
+  signal?: AbortSignal
+  /** Fails once no block has arrived for this long while one is wanted (no holder found). */
+  idleTimeoutMs?: number
+}
+
+interface Generation {
+  session: SessionBlockstore
+  /** Aborts the gets still waiting on this session when it is replaced. */
+  replaced: AbortController
+}
+
+/**
+ * A helia bitswap session for one blob that outlives its holders. helia's
+ * session keeps only the peer that answered a block first (the others are
+ * evicted for good), never hears that a peer went away, and waits for a
+ * block asked of a dead peer until the fetch's deadline. So once the first
+ * block (the root) has arrived, a block that fails, a peer that disconnects
+ * while blocks are wanted, or no block for a while, replaces the session
+ * with a new one that asks the peers connected now and the DHT again; the
+ * gets waiting on the old one ask the new one. The root itself is asked
+ * once: a fetch that finds nobody fails before the first byte.
+ */
+export class FailoverSession {
+  /** Aborted when the fetch gives up: the caller's signal, or no block within the idle bound. */
+  readonly signal: AbortSignal
+  private readonly helia: Helia
+  private readonly options: FailoverOptions
+  private readonly controller = new AbortController()
+  private current: Generation
+  private waiting = 0
+  private lastProgress = Date.now()
+  private renewedAt = Date.now()
+  private started = false
+  private pendingRenewal: NodeJS.Timeout | undefined
+  private readonly timer: NodeJS.Timeout
+  private readonly stallMs: number
+  private readonly onCallerAbort = (): void => { this.controller.abort(this.options.signal?.reason) }
+
+  constructor (helia: Helia, options: FailoverOptions) {
+    this.helia = helia
+    this.options = options
+    this.signal = this.controller.signal
+    this.stallMs = Math.min(MAX_STALL_MS, Math.max(1000, (options.idleTimeoutMs ?? Infinity) / 3))
+    if (options.signal?.aborted === true) this.controller.abort(options.signal.reason)
+    options.signal?.addEventListener('abort', this.onCallerAbort, { once: true })
+    this.current = this.open(options.providers)
+    this.timer = setInterval(() => { this.watch() }, TICK_MS)
+    this.timer.unref()
+  }
+
+  /** A block, checked against its CID by helia; after the root, from whichever holder is reachable. */
+  async get (cid: CID): Promise<Uint8Array> {
+    if (this.waiting++ === 0) this.lastProgress = Date.now()
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const generation = this.current
+        try {
+          const block = await sessionBlock(generation.session, cid, AbortSignal.any([this.signal, generation.replaced.signal]))
+          this.lastProgress = Date.now()
+          this.started = true
+          return block
+        } catch (err) {
+          if (this.signal.aborted) throw this.signal.reason
+          if (!this.started) throw err
+          if (generation !== this.current) continue
+          // the session failed by itself (nobody in it has the block now): look again shortly
+          await sleep(Math.min(250 * 2 ** attempt, 2000), undefined, { signal: this.signal }).catch(() => {})
+          if (this.signal.aborted) throw this.signal.reason
+          if (generation === this.current) this.renew()
+        }
+      }
+    } finally {
+      this.waiting--
+    }
+  }
+
+  /** A peer went away: if blocks are wanted it may have been the holder asked for them. */
+  peerLeft (): void {
+    if (!this.started || this.waiting === 0 || this.pendingRenewal != null) return
+    this.pendingRenewal = setTimeout(() => {
+      this.pendingRenewal = undefined
+      if (this.waiting > 0 && !this.signal.aborted) this.renew()
+    }, COALESCE_MS)
+  }
+
+  close (): void {
+    clearInterval(this.timer)
+    clearTimeout(this.pendingRenewal)
+    this.options.signal?.removeEventListener('abort', this.onCallerAbort)
+    this.current.session.close()
+  }
+
+  private watch (): void {
+    if (this.waiting === 0 || this.signal.aborted) return
+    const idle = Date.now() - this.lastProgress
+    if (this.options.idleTimeoutMs != null && idle > this.options.idleTimeoutMs) {
+      this.controller.abort(new FdnError('fetch_timeout', `no peer sent a block of ${cidString(this.options.root)} for ${Math.round(idle / 1000)} s`))
+    } else if (this.started && idle > this.stallMs && Date.now() - this.renewedAt > this.stallMs) {
+      this.renew()
+    }
+  }
+
+  private open (providers: PeerId[]): Generation {
+    return {
+      session: this.helia.blockstore.createSession(this.options.root, { signal: this.signal, ...(providers.length > 0 ? { providers: providers.map(peer => peer.toCID()) } : {}) }),
+      replaced: new AbortController()
+    }
+  }
+
+  private renew (): void {
+    const old = this.current
+    this.current = this.open(this.options.renewProviders())
+    this.renewedAt = Date.now()
+    old.replaced.abort()
+    old.session.close()
+  }
+}
+
+/** A block from a helia session, in one buffer. */
+export async function sessionBlock (session: SessionBlockstore, cid: CID, signal: AbortSignal): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  for await (const chunk of session.get(cid, { signal })) chunks.push(chunk)
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+}
