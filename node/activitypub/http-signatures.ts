@@ -149,12 +149,20 @@ function headerValue (headers: IncomingSignedRequest['headers'], name: string): 
 /** Mastodon's clock window: not over an hour in the future, and not past min(expires, created + 12 h) by over an hour. */
 function checkClock (createdMs: number, expiresMs: number | undefined, nowMs: number): void {
   if (createdMs > nowMs + CLOCK_SKEW_MARGIN_MS) {
-    throw new SignatureError('signature_expired', `the signature was created ${new Date(createdMs).toISOString()}, over an hour in the future`)
+    throw new SignatureError('signature_expired', `the signature was created ${timeText(createdMs)}, over an hour in the future`)
   }
   const expires = Math.min(expiresMs ?? createdMs + DEFAULT_VALIDITY_MS, createdMs + EXPIRATION_WINDOW_LIMIT_MS)
   if (nowMs > expires + CLOCK_SKEW_MARGIN_MS) {
-    throw new SignatureError('signature_expired', `the signature expired ${new Date(expires).toISOString()} (created ${new Date(createdMs).toISOString()}), outside the acceptable time window`)
+    throw new SignatureError('signature_expired', `the signature expired ${timeText(expires)} (created ${timeText(createdMs)}), outside the acceptable time window`)
   }
+}
+
+/** Largest time a Date holds (ECMA-262): an RFC 9421 created or expires of up to 15 digits is beyond it. */
+const MAX_DATE_MS = 8.64e15
+
+/** A time for a message: ISO 8601, or seconds since the epoch when no Date can hold it (toISOString would throw). */
+function timeText (ms: number): string {
+  return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : `${ms / 1000} s after the epoch`
 }
 
 function sha256 (body: Uint8Array | undefined): Buffer {
