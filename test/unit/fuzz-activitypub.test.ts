@@ -203,7 +203,7 @@ describe('fuzz HTTP signatures', () => {
   })
 
   it('a signed request changed in any part verifies only if its signed parts are unchanged; otherwise a SignatureError (401)', async () => {
-    type Change = { part: 'method' | 'url', text: string } | { part: 'body', text: string } | { part: 'header', name: string, text: string | undefined }
+    type Change = { part: 'method', text: string } | { part: 'url', text: string } | { part: 'body', text: string } | { part: 'header', name: string, text: string | undefined }
     const arb = fc.nat({ max: 10_000 }).chain((n) => {
       const i = n % pool.length
       const r = pool[i]!
