@@ -169,6 +169,15 @@ export interface PeersResponse {
   peers: PeerView[]
 }
 
+/** The body of POST /admin/v1/recover (optional). */
+export interface RecoverRequest {
+  /** How long to wait for the trusted peers to answer, in milliseconds (default RECOVER_WAIT_MS, at most MAX_RECOVER_WAIT_MS). */
+  waitMs?: number
+}
+
+export const RECOVER_WAIT_MS = 30_000
+export const MAX_RECOVER_WAIT_MS = 24 * 60 * 60 * 1000
+
 /** One line of the NDJSON stream of POST /admin/v1/recover: progress lines, then one report. */
 export type RecoverEvent =
   | { type: 'progress', phase: 'manifests' | 'objects', done: number, total: number, bytes: number }
@@ -176,6 +185,10 @@ export type RecoverEvent =
   | { type: 'error', error: { code: string, message: string } }
 
 export interface RecoverReport {
+  /** Trusted peers that listed their manifests of this node (none: nothing was recovered). */
+  answered: string[]
+  /** Trusted peers that did not answer within the wait, or refused, and why: what they hold was not asked for. */
+  unanswered: Array<{ peer: string, reason: string }>
   /** Manifests found, per tenant: the newest version, and which peer served it. */
   manifests: Array<{ tenant: string, version: number, from: string }>
   tenantsRestored: number
@@ -183,7 +196,7 @@ export interface RecoverReport {
   bytesRestored: number
   /** Objects whose blob could not be fetched or verified. */
   missing: Array<{ tenant: string, key: string, cid: CidString, reason: string }>
-  /** Trusted peers that did not answer, or refused. */
+  /** Manifests a peer listed that could not be fetched or verified. */
   peerErrors: Array<{ peer: string, reason: string }>
   durationMs: number
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { ADMIN_ROUTES } from '../../protocol/admin-api.ts'
+import { ADMIN_ROUTES, MAX_RECOVER_WAIT_MS, RECOVER_WAIT_MS } from '../../protocol/admin-api.ts'
 import type { AddResponse, BlobView, PeersResponse, RecoverEvent, RecoverReport, StatusResponse } from '../../protocol/admin-api.ts'
 import { PassThrough } from 'node:stream'
 import { FdnError } from '../../protocol/errors.ts'
@@ -14,7 +14,7 @@ import type { RelayRoutesOptions } from './relays.ts'
 /** What the admin API asks of the swarm. */
 export interface SwarmAdmin {
   peers: () => Promise<PeersResponse>
-  recover: (progress: (event: RecoverEvent) => void) => Promise<RecoverReport>
+  recover: (progress: (event: RecoverEvent) => void, options: { waitMs: number }) => Promise<RecoverReport>
 }
 
 export interface AdminSurfaceOptions extends TenantRoutesOptions, RelayRoutesOptions {
@@ -33,10 +33,11 @@ export async function adminSurface (app: FastifyInstance, options: AdminSurfaceO
   app.post(ADMIN_ROUTES.gc, async () => await options.store.gc())
   app.get(ADMIN_ROUTES.peers, async () => await options.swarm.peers())
   // NDJSON: progress lines while the recovery runs, then its report
-  app.post(ADMIN_ROUTES.recover, async (_request, reply) => {
+  app.post(ADMIN_ROUTES.recover, async (request, reply) => {
+    const waitMs = recoverWait(request.body)
     const out = new PassThrough()
     const line = (event: RecoverEvent): void => { out.write(`${JSON.stringify(event)}\n`) }
-    options.swarm.recover(line).then(
+    options.swarm.recover(line, { waitMs }).then(
       report => { line({ type: 'report', report }); out.end() },
       (err: unknown) => { out.end(`${JSON.stringify({ type: 'error', error: { code: err instanceof FdnError ? err.code : 'internal', message: (err as Error).message } })}\n`) }
     )
@@ -45,6 +46,20 @@ export async function adminSurface (app: FastifyInstance, options: AdminSurfaceO
   await app.register(blobRoutes, options)
   await app.register(tenantRoutes, options)
   await app.register(relayRoutes, options)
+}
+
+/** The wait of a RecoverRequest body (none: the default). */
+function recoverWait (body: unknown): number {
+  if (body == null) return RECOVER_WAIT_MS
+  if (typeof body !== 'object' || Array.isArray(body)) throw new FdnError('invalid_request', 'the body must be a JSON object such as {"waitMs":30000}')
+  const { waitMs, ...rest } = body as Record<string, unknown>
+  const unknown = Object.keys(rest)
+  if (unknown.length > 0) throw new FdnError('invalid_request', `unknown field '${unknown[0]}': the body may have only waitMs`)
+  if (waitMs === undefined) return RECOVER_WAIT_MS
+  if (typeof waitMs !== 'number' || !Number.isSafeInteger(waitMs) || waitMs < 0 || waitMs > MAX_RECOVER_WAIT_MS) {
+    throw new FdnError('invalid_request', `waitMs must be a whole number of milliseconds from 0 to ${MAX_RECOVER_WAIT_MS}`)
+  }
+  return waitMs
 }
 
 async function blobRoutes (app: FastifyInstance, options: AdminSurfaceOptions): Promise<void> {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
@@ -27,12 +28,18 @@ export interface RecoveryOptions {
   fetcher: SwarmFetcher
   health: PeerHealthMonitor
   maxObjectSize: number
+  /** How long a blob's transfer may go without a block from any holder before it is given up. */
   fetchTimeoutMs: number
   log: Logger
 }
 
 /** Blobs fetched at once during a recovery. */
 const CONCURRENCY = 8
+/** Longest one ask of a trusted peer may take, and the least a first ask is given however short the wait. */
+const ASK_TIMEOUT_MS = 15_000
+const FIRST_ASK_MS = 2_000
+/** Pause between asks of a trusted peer that has not answered yet. */
+const RETRY_MS = 500
 
 /**
  * `fdn recover` and its peer side. A node asks each trusted peer for the
@@ -76,25 +83,37 @@ export class Recovery {
     return { ok: true, manifests }
   }
 
-  async recover (progress: (event: RecoverEvent) => void): Promise<RecoverReport> {
+  /**
+   * Waits up to `waitMs` for every trusted peer to answer (a node just
+   * restarted may not have reached them yet), then recovers from those that
+   * did. With none, nothing is recovered and the report says who was asked.
+   */
+  async recover (progress: (event: RecoverEvent) => void, options: { waitMs: number }): Promise<RecoverReport> {
     const started = Date.now()
-    const report: RecoverReport = { manifests: [], tenantsRestored: 0, objectsRestored: 0, bytesRestored: 0, missing: [], peerErrors: [], durationMs: 0 }
-    const newest = new Map<string, RecoveredManifest & { from: string }>()
+    const report: RecoverReport = { answered: [], unanswered: [], manifests: [], tenantsRestored: 0, objectsRestored: 0, bytesRestored: 0, missing: [], peerErrors: [], durationMs: 0 }
     const peers = [...this.options.health.trusted]
+    if (peers.length === 0) throw new FdnError('unavailable', 'this node has no trusted peers (FDN_TRUSTED_PEERS): there is nobody to recover from')
+    const newest = new Map<string, RecoveredManifest & { from: string }>()
+    const deadline = started + options.waitMs
     let asked = 0
     await Promise.all(peers.map(async peer => {
-      try {
-        const answer = await ask(this.options.node, peerIdFromString(peer), RECOVER_PROTOCOL, { op: 'manifests' }, decodeRecoverResponse, AbortSignal.timeout(15_000))
-        if (!answer.ok) throw new Error(`refused (${answer.code}): ${answer.message}`)
+      const answer = await this.askManifests(peer, deadline)
+      if ('manifests' in answer) {
+        report.answered.push(peer)
         for (const manifest of answer.manifests) {
           const known = newest.get(manifest.tenant)
           if (known == null || known.version < manifest.version) newest.set(manifest.tenant, { ...manifest, from: peer })
         }
-      } catch (err) {
-        report.peerErrors.push({ peer, reason: (err as Error).message })
+      } else {
+        report.unanswered.push({ peer, reason: answer.reason })
       }
       progress({ type: 'progress', phase: 'manifests', done: ++asked, total: peers.length, bytes: 0 })
     }))
+    if (report.answered.length === 0) {
+      report.durationMs = Date.now() - started
+      this.options.log.warn({ peers: report.unanswered }, 'recovery: no trusted peer answered')
+      return report
+    }
     const restored: Array<{ manifest: Manifest, from: string }> = []
     for (const pointer of newest.values()) {
       try {
@@ -132,8 +151,26 @@ export class Recovery {
     }
     for (const item of retry) report.missing.push({ tenant: item.tenant, key: item.object.key, cid: item.object.cid, reason: item.reason })
     report.durationMs = Date.now() - started
-    this.options.log.info({ tenants: report.tenantsRestored, objects: report.objectsRestored, missing: report.missing.length, ms: report.durationMs }, 'recovery finished')
+    this.options.log.info({ tenants: report.tenantsRestored, objects: report.objectsRestored, missing: report.missing.length, unanswered: report.unanswered.length, ms: report.durationMs }, 'recovery finished')
     return report
+  }
+
+  /** The manifests a trusted peer holds for this node, asked again until it answers or `deadline` passes; or why not. */
+  private async askManifests (peer: string, deadline: number): Promise<{ manifests: RecoveredManifest[] } | { reason: string }> {
+    let reason = 'not asked'
+    for (let first = true; first || Date.now() < deadline; first = false) {
+      const left = deadline - Date.now()
+      try {
+        const answer = await ask(this.options.node, peerIdFromString(peer), RECOVER_PROTOCOL, { op: 'manifests' }, decodeRecoverResponse,
+          AbortSignal.timeout(Math.min(ASK_TIMEOUT_MS, first ? Math.max(left, FIRST_ASK_MS) : left)))
+        // a refusal is the peer's answer: asking again would get the same
+        return answer.ok ? { manifests: answer.manifests } : { reason: `refused (${answer.code}): ${answer.message}` }
+      } catch (err) {
+        reason = (err as Error).message
+      }
+      await sleep(Math.min(RETRY_MS, Math.max(0, deadline - Date.now())))
+    }
+    return { reason: `no answer within the wait: ${reason}` }
   }
 
   /** Fetches a manifest from the peer that listed it and checks that this node signed it. */
@@ -142,7 +179,7 @@ export class Recovery {
     if (await this.options.store.stat(cid) == null) {
       await this.options.fetcher.fetch({
         cid,
-        signal: AbortSignal.timeout(this.options.fetchTimeoutMs),
+        idleTimeoutMs: this.options.fetchTimeoutMs,
         providers: [peerIdFromString(pointer.from)],
         maxSize: this.options.maxObjectSize,
         commit: async (tx, blob) => {
@@ -179,7 +216,7 @@ export class Recovery {
     }
     await this.options.fetcher.fetch({
       cid,
-      signal: AbortSignal.timeout(this.options.fetchTimeoutMs),
+      idleTimeoutMs: this.options.fetchTimeoutMs,
       providers: holders.filter(peer => this.options.node.isConnected(peer)),
       maxSize: this.options.maxObjectSize,
       expect: { size: object.size },

@@ -294,9 +294,9 @@ export class Swarm {
   }
 
   /** `fdn recover`: one at a time. */
-  async recover (progress: (event: RecoverEvent) => void): Promise<RecoverReport> {
+  async recover (progress: (event: RecoverEvent) => void, options: { waitMs: number }): Promise<RecoverReport> {
     if (this.recovering != null) throw new FdnError('conflict', 'a recovery is running already')
-    this.recovering = this.recovery.recover(progress)
+    this.recovering = this.recovery.recover(progress, options)
     try {
       return await this.recovering
     } finally {

@@ -28,6 +28,8 @@ const PEERS: PeersResponse = {
 }
 
 const REPORT: RecoverReport = {
+  answered: [PEER_A, PEER_B],
+  unanswered: [],
   manifests: [{ tenant: 'mastodon', version: 7, from: PEER_A }],
   tenantsRestored: 1,
   objectsRestored: 41,
@@ -59,6 +61,8 @@ const STATUS: StatusResponse = {
 
 /** What the stand-in answers to POST /admin/v1/recover: chunks of body text, written with pauses. */
 let recoverBody: { status: number, chunks: string[] } = { status: 200, chunks: [] }
+/** The body of the last POST /admin/v1/recover. */
+let recoverAsked = ''
 
 function ndjson (events: RecoverEvent[]): string {
   return events.map(e => `${JSON.stringify(e)}\n`).join('')
@@ -74,6 +78,8 @@ async function handle (req: IncomingMessage, res: ServerResponse): Promise<void>
   } else if (req.method === 'GET' && req.url === '/admin/v1/status') {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(STATUS))
   } else if (req.method === 'POST' && req.url === '/admin/v1/recover') {
+    recoverAsked = ''
+    for await (const chunk of req) recoverAsked += (chunk as Buffer).toString()
     res.writeHead(recoverBody.status, { 'content-type': recoverBody.status === 200 ? 'application/x-ndjson' : 'application/json' })
     for (const chunk of recoverBody.chunks) {
       res.write(chunk)
@@ -113,7 +119,7 @@ describe('swarm commands against a stand-in admin API', () => {
     const header = rows.findIndex(line => line.startsWith('PEER ID'))
     assert.ok(header > 0, text.stdout)
     assert.match(rows[header + 1] ?? '', new RegExp(`^${PEER_A} +yes +no +unknown +- +never +-$`))
-    assert.match(rows[header + 2] ?? '', new RegExp(`^${PEER_B} +no +yes +healthy +3 ms +5s ago +/ip4/10\\.0\\.0\\.2/tcp/4001$`))
+    assert.match(rows[header + 2] ?? '', new RegExp(`^${PEER_B} +no +yes +healthy +3 ms +\\d+s ago +/ip4/10\\.0\\.0\\.2/tcp/4001$`))
     assert.match(text.stdout, /1 of 2 peers connected; trusted: 0 of 1 healthy/)
 
     const json = await runCli(['peers', '--json'], env)
@@ -171,6 +177,60 @@ describe('swarm commands against a stand-in admin API', () => {
     assert.equal(json.code, 1)
     assert.deepEqual((JSON.parse(json.stdout) as RecoverReport).missing, missing)
     assert.match(json.stderr, /^fdn: 1 object could not be recovered/)
+  })
+
+  it('fdn recover asks the daemon to wait --wait for the trusted peers (30s by default), and refuses a bad duration', async () => {
+    recoverBody = { status: 200, chunks: [ndjson([{ type: 'report', report: REPORT }])] }
+    assert.equal((await runCli(['recover'], env)).code, 0)
+    assert.deepEqual(JSON.parse(recoverAsked), { waitMs: 30_000 })
+    assert.equal((await runCli(['recover', '--wait', '2m'], env)).code, 0)
+    assert.deepEqual(JSON.parse(recoverAsked), { waitMs: 120_000 })
+    recoverAsked = ''
+    for (const bad of ['soon', '-1s', '2d']) {
+      const refused = await runCli(['recover', '--wait', bad], env)
+      assert.equal(refused.code, 2, bad)
+      assert.match(refused.stderr, /^fdn: --wait: /, bad)
+    }
+    assert.equal(recoverAsked, '', 'nothing asked of the daemon')
+  })
+
+  it('fdn recover exits 1 when no trusted peer answered, naming the peers asked (--json: the report)', async () => {
+    const report: RecoverReport = {
+      ...REPORT,
+      answered: [],
+      unanswered: [{ peer: PEER_A, reason: 'no answer within the wait: connect ECONNREFUSED' }, { peer: PEER_B, reason: 'refused (untrusted): not a trusted peer' }],
+      manifests: [],
+      tenantsRestored: 0,
+      objectsRestored: 0,
+      bytesRestored: 0,
+      peerErrors: []
+    }
+    recoverBody = { status: 200, chunks: [ndjson([{ type: 'report', report }])] }
+    const text = await runCli(['recover', '--wait', '2s'], env)
+    assert.equal(text.code, 1)
+    assert.match(text.stderr, new RegExp(`^fdn: no trusted peer answered within 2s \\(asked ${PEER_A}, ${PEER_B}\\): nothing was recovered`))
+    assert.match(text.stdout, new RegExp(`^trusted peers asked:\n +${PEER_A} +no answer within the wait: connect ECONNREFUSED\n +${PEER_B} +refused \\(untrusted\\)`))
+    assert.doesNotMatch(text.stdout, /Recovered/)
+
+    const json = await runCli(['recover', '--wait', '2s', '--json'], env)
+    assert.equal(json.code, 1)
+    assert.deepEqual(JSON.parse(json.stdout), report)
+    assert.match(json.stderr, /^fdn: no trusted peer answered within 2s/)
+  })
+
+  it('fdn recover exits 1 when some trusted peers did not answer, naming them', async () => {
+    const report: RecoverReport = { ...REPORT, answered: [PEER_A], unanswered: [{ peer: PEER_B, reason: 'no answer within the wait: timed out' }], peerErrors: [] }
+    recoverBody = { status: 200, chunks: [ndjson([{ type: 'report', report }])] }
+    const text = await runCli(['recover'], env)
+    assert.equal(text.code, 1)
+    assert.match(text.stdout, /^Recovered 1 tenant, 41 objects/)
+    assert.match(text.stdout, new RegExp(`trusted peers that did not answer \\(1 of 2\\):\n +${PEER_B} +no answer within the wait: timed out`))
+    assert.match(text.stderr, /^fdn: 1 of 2 trusted peers did not answer, so what only they hold was not recovered \(listed above\): run 'fdn recover' again once those peers are back\n$/)
+
+    const json = await runCli(['recover', '--json'], env)
+    assert.equal(json.code, 1)
+    assert.deepEqual(JSON.parse(json.stdout), report)
+    assert.match(json.stderr, /^fdn: 1 of 2 trusted peers did not answer/)
   })
 
   it('fdn recover reports a refusal, a stream without a report, an error line and a line that is not JSON', async () => {
