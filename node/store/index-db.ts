@@ -1,3 +1,4 @@
+import { statfs } from 'node:fs/promises'
 import { Level } from 'level'
 import type { AbstractBatchOperation, AbstractSublevel } from 'abstract-level'
 import { LRUCache } from 'lru-cache'
@@ -5,6 +6,7 @@ import type { Attestation, Signed } from '../../protocol/swarm-records.ts'
 import { Mutex } from './mutex.ts'
 import { EMPTY_STATS } from './records.ts'
 import type { CidString } from '../../protocol/cid.ts'
+import { FdnError } from '../../protocol/errors.ts'
 import type { BlobRecord, GoneRecord, HeldRecord, ManifestPointer, MediaRecord, OwnerRecord, RelayRecord, PlacementRecord, RefKind, RefRecord, Stats, UrlRecord } from './records.ts'
 import type { ObjectRecord, PartRecord, TenantRecord, UploadRecord } from '../objects/types.ts'
 
@@ -84,6 +86,13 @@ const CACHED: Partial<Record<TableName, number>> = {
   meta: 16
 }
 
+/**
+ * Free space a torn index needs to be reopened: LevelDB writes what it
+ * recovers from its log (at most a 4 MB memtable) to a new table, then
+ * starts a new log.
+ */
+const REOPEN_SPACE = 16 * 1024 * 1024
+
 /** A cached "no such record": answers later reads without asking level again. */
 const ABSENT = Symbol('absent')
 type Cached = object | string | number | boolean | typeof ABSENT
@@ -105,6 +114,13 @@ type Cached = object | string | number | boolean | typeof ABSENT
  * should the key have been evicted meanwhile, such a read fills nothing. So
  * the caches never hold a record older than the last commit. Cached records
  * are shared and frozen: callers copy them to change them, as they do.
+ *
+ * A batch that LevelDB failed to write (the disk full, an I/O error) may
+ * have left half a record at the end of its log, and LevelDB would append
+ * the next batches after it, where recovery cannot read them: acknowledged,
+ * then lost at the next restart. So after such a failure the index takes no
+ * write until it has been reopened (recovering the log up to the torn record
+ * and starting a new one), which waits for free space; reads go on meanwhile.
  */
 export class IndexDb {
   private readonly db: Db
@@ -115,8 +131,12 @@ export class IndexDb {
   private commits = 0
   private evictions = 0
   private readonly sync: boolean
+  private readonly location: string
+  /** A batch failed in LevelDB: no write until the index is reopened. */
+  private torn = false
 
   constructor (location: string, options: { sync: boolean }) {
+    this.location = location
     this.sync = options.sync
     this.db = new Level<string, unknown>(location, { valueEncoding: 'json' })
     const tables: Partial<Record<TableName, unknown>> = {}
@@ -165,6 +185,7 @@ export class IndexDb {
   /** Runs `work` with exclusive write access; its writes commit atomically when it returns. */
   async transact<T> (work: (tx: Tx) => Promise<T>): Promise<{ result: T, freedBlocks: string[], touchedBlobs: Set<string>, removedBlobs: string[], touchedTenants: string[] }> {
     return await this.lock.run(async () => {
+      if (this.torn) await this.reopen()
       const tx = new Tx(this)
       const result = await work(tx)
       const ops: Op[] = []
@@ -185,6 +206,8 @@ export class IndexDb {
           const [table, key] = splitId(id)
           this.caches[table]?.delete(key)
         }
+        this.torn = true
+        if (/No space left on device|ENOSPC/.test((err as Error).message)) throw new FdnError('insufficient_storage', 'the node is out of disk space', { cause: err })
         throw err
       }
       this.commits++
@@ -194,6 +217,17 @@ export class IndexDb {
       }
       return { result, ...changes }
     })
+  }
+
+  /** Reopens the index after a failed batch, once the disk has room for it (else insufficient_storage). */
+  private async reopen (): Promise<void> {
+    const disk = await statfs(this.location)
+    if (disk.bavail * disk.bsize < REOPEN_SPACE) throw new FdnError('insufficient_storage', 'the node is out of disk space: the index takes writes again once space is freed')
+    await this.db.close()
+    await this.db.open()
+    // sublevels closed with their parent and do not open with it
+    await Promise.all(Object.values(this.tables).map(async (table) => { await table.open() }))
+    this.torn = false
   }
 }
 
