@@ -73,9 +73,9 @@ const uploadArb: fc.Arbitrary<Upload> = fc.record({
   mode: fc.constantFrom<Mode>('signed', 'signed-trailer', 'unsigned-trailer'),
   // mostly small (cheap, and where the edge cases are), sometimes several signed chunks
   size: fc.oneof(
-    { weight: 3, arbitrary: fc.integer({ min: 0, max: 64 }) },
-    { weight: 2, arbitrary: fc.integer({ min: 0, max: 9000 }) },
-    { weight: 1, arbitrary: fc.integer({ min: 0, max: 24_000 }) }
+    { weight: 5, arbitrary: fc.integer({ min: 0, max: 64 }) },
+    { weight: 3, arbitrary: fc.integer({ min: 0, max: 2000 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 8192, max: 20_000 }) }
   ),
   seed: fc.integer(),
   checksum: fc.option(fc.constantFrom(...CHECKSUM_ALGORITHMS), { nil: undefined }),
@@ -238,7 +238,7 @@ describe('fuzz aws-chunked bodies', () => {
   })
 
   it('a line longer than the limit is refused as soon as it is too long, never held', () => {
-    fuzz(fc.tuple(fc.integer({ min: 4097, max: 20_000 }), fc.constantFrom('f', '0', ';')), ([length, c]) => {
+    fuzz(fc.tuple(fc.integer({ min: 4097, max: 4200 }), fc.constantFrom('f', '0', ';')), ([length, c]) => {
       const decoder = new AwsChunkedDecoder()
       assert.throws(() => decoder.push(Buffer.alloc(length, c)), (err: unknown) => err instanceof S3Error && err.code === 'IncompleteBody')
     })
