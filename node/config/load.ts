@@ -45,10 +45,52 @@ export function loadConfig ({ env, flags }: ConfigSources): Config {
   return config as unknown as Config
 }
 
+/** An `FDN_*` variable that names no setting, and the setting's variable it most likely misspells. */
+export interface UnknownVariable {
+  variable: string
+  suggestion: string | undefined
+}
+
 /** `FDN_*` variables that name no setting: likely typos, or settings of a later release. */
-export function unknownEnvironment (env: NodeJS.ProcessEnv): string[] {
-  const known = new Set(SETTINGS.map(s => s.env))
-  return Object.keys(env).filter(name => name.startsWith('FDN_') && !known.has(name))
+export function unknownEnvironment (env: NodeJS.ProcessEnv): UnknownVariable[] {
+  const known = SETTINGS.map(s => s.env)
+  return Object.keys(env)
+    .filter(name => name.startsWith('FDN_') && !known.includes(name))
+    .map(variable => ({ variable, suggestion: closest(variable, known) }))
+}
+
+/**
+ * The known name nearest to `name` (letters' case ignored), if it is near
+ * enough to be a typo: at most a third of the name after `FDN_` changed, and
+ * always 2 edits (a dropped letter and a swapped pair, say).
+ */
+function closest (name: string, known: readonly string[]): string | undefined {
+  const limit = Math.max(2, Math.floor((name.length - 'FDN_'.length) / 3))
+  let best: { name: string, distance: number } | undefined
+  for (const candidate of known) {
+    const distance = editDistance(name.toUpperCase(), candidate)
+    if (distance <= limit && (best == null || distance < best.distance)) best = { name: candidate, distance }
+  }
+  return best?.name
+}
+
+/** Edits (insert, delete, replace a character, swap two neighbours) that turn `a` into `b`: the optimal string alignment distance. */
+export function editDistance (a: string, b: string): number {
+  // rows i-2, i-1 and i of the table of distances between prefixes of a and b
+  let before: number[] = []
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      let distance = Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) distance = Math.min(distance, (before[j - 2] ?? 0) + 1)
+      row.push(distance)
+    }
+    before = previous
+    previous = row
+  }
+  return previous[b.length] ?? 0
 }
 
 function pick (setting: SettingSpec, env: NodeJS.ProcessEnv, file: ConfigFile, flags: Flags): [string | undefined, string] {

@@ -5,6 +5,9 @@ import { parsePorts } from '../fetcher/target.ts'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
 export type LogLevel = typeof LOG_LEVELS[number]
+/** `auto`: `pretty` when stdout is a terminal, else `json`. */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const
+export type LogFormat = typeof LOG_FORMATS[number]
 
 /** The daemon's resolved configuration. */
 export interface Config {
@@ -68,6 +71,7 @@ export interface Config {
   fsync: boolean
   shutdownTimeout: number
   logLevel: LogLevel
+  logFormat: LogFormat
 }
 
 export interface SettingSpec {
@@ -118,5 +122,6 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'minFreeSpace', env: 'FDN_MIN_FREE_SPACE', flag: '--min-free-space', default: '1GB', describe: 'uploads are refused when the data disk has less free space than this', parse: parseSize },
   { key: 'fsync', env: 'FDN_FSYNC', flag: '--fsync', default: 'true', describe: 'flush blocks and index to the disk before acknowledging a write, so it survives a power loss (false: faster, survives only a process crash) (1/0, true/false, yes/no)', parse: parseBoolean, toggle: true },
   { key: 'shutdownTimeout', env: 'FDN_SHUTDOWN_TIMEOUT', flag: '--shutdown-timeout', default: '30s', describe: 'how long SIGTERM waits for in-flight requests', parse: parseDuration },
-  { key: 'logLevel', env: 'FDN_LOG_LEVEL', flag: '--log-level', default: 'info', describe: `log level (${LOG_LEVELS.join(', ')})`, parse: parseChoice(LOG_LEVELS) }
+  { key: 'logLevel', env: 'FDN_LOG_LEVEL', flag: '--log-level', default: 'info', describe: `log level (${LOG_LEVELS.join(', ')})`, parse: parseChoice(LOG_LEVELS) },
+  { key: 'logFormat', env: 'FDN_LOG_FORMAT', flag: '--log-format', default: 'auto', describe: 'json: one JSON object a line, for machines; pretty: one readable line an event, local times; auto: pretty when stdout is a terminal, else json', parse: parseChoice(LOG_FORMATS) }
 ]

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { ConfigError, loadConfig, unknownEnvironment } from '../../node/config/load.ts'
+import { ConfigError, editDistance, loadConfig, unknownEnvironment } from '../../node/config/load.ts'
 import { SETTINGS } from '../../node/config/settings.ts'
 import { parseBoolean, parseDuration, parseListen, parsePath, parsePeerAddress, parsePeerAddresses, parsePeerIds, parseSize, parseSwarmAnnounce, parseSwarmListen } from '../../node/config/values.ts'
 
@@ -211,9 +211,24 @@ describe('loadConfig', () => {
   })
 
   it('reports FDN_* variables that name no setting', () => {
-    assert.deepEqual(unknownEnvironment({ FDN_DATA: 'x', FDN_REPLICAZ: '3', HOME: '/root' }), ['FDN_REPLICAZ'])
+    assert.deepEqual(unknownEnvironment({ FDN_DATA: 'x', FDN_REPLICAZ: '3', HOME: '/root' }), [{ variable: 'FDN_REPLICAZ', suggestion: 'FDN_REPLICAS' }])
     const swarm = ['FDN_SWARM_LISTEN', 'FDN_SWARM_ANNOUNCE', 'FDN_BOOTSTRAP', 'FDN_SWARM_KEY', 'FDN_TRUSTED_PEERS', 'FDN_CACHE_SIZE', 'FDN_FETCH_TIMEOUT', 'FDN_NO_FETCH', 'FDN_PEER_QUOTA', 'FDN_REPAIR_GRACE', 'FDN_REPAIR_INTERVAL', 'FDN_REPAIR_RATE']
     assert.deepEqual(unknownEnvironment(Object.fromEntries(swarm.map(name => [name, 'x']))), [])
+  })
+
+  it('suggests the setting a misspelt FDN_* variable most likely means, and none for a name far from all', () => {
+    const suggested = (name: string): string | undefined => unknownEnvironment({ [name]: 'x' })[0]?.suggestion
+    assert.equal(suggested('FDN_LOG_LEVL'), 'FDN_LOG_LEVEL') // a dropped letter
+    assert.equal(suggested('FDN_TRUSTED_PERES'), 'FDN_TRUSTED_PEERS') // two letters swapped
+    assert.equal(suggested('FDN_LOGLEVEL'), 'FDN_LOG_LEVEL')
+    assert.equal(suggested('FDN_log_level'), 'FDN_LOG_LEVEL')
+    assert.equal(suggested('FDN_HTTP_LISTN'), 'FDN_HTTP_LISTEN')
+    assert.equal(suggested('FDN_MAX_OBJ_SIZE'), 'FDN_MAX_OBJECT_SIZE')
+    assert.equal(suggested('FDN_ADMIN_TOKEN'), undefined)
+    assert.equal(suggested('FDN_FOO'), undefined)
+    assert.equal(editDistance('ca', 'abc'), 3)
+    assert.equal(editDistance('abcd', 'acbd'), 1)
+    assert.equal(editDistance('', 'abc'), 3)
   })
 })
 

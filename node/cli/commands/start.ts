@@ -29,8 +29,10 @@ export function startCommand (program: Command, startDaemon: StartDaemon): void 
       if (key != null && value !== undefined) flags[key] = value === true ? 'true' : value
     }
     const config = loadConfig({ env: process.env, flags })
-    const log = createLogger(config.logLevel)
-    for (const name of unknownEnvironment(process.env)) log.warn({ variable: name }, 'unknown FDN_* environment variable ignored')
+    const log = createLogger(config.logLevel, config.logFormat)
+    for (const { variable, suggestion } of unknownEnvironment(process.env)) {
+      log.warn({ variable, suggestion }, `unknown FDN_* environment variable ignored: ${variable}${suggestion != null ? ` (did you mean ${suggestion}?)` : ''}`)
+    }
     const daemon = await startDaemon(config, log)
     let stopping = false
     const stop = (signal: string): void => {
