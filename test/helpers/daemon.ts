@@ -31,6 +31,8 @@ export interface DaemonOptions {
   dataDir?: string
   env?: Record<string, string>
   args?: string[]
+  /** How long to wait for the daemon to be ready (20 s by default; a loaded machine may need more). */
+  readyTimeoutMs?: number
 }
 
 /** A fresh, empty data directory under the system's temporary folder. */
@@ -59,7 +61,7 @@ export async function startDaemon (options: DaemonOptions = {}): Promise<Running
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
-  const record = await waitForRecord(dataDir, child, () => output)
+  const record = await waitForRecord(dataDir, child, () => output, options.readyTimeoutMs ?? 20_000)
   const token = (await readFile(path.join(dataDir, 'admin.token'), 'utf8')).trim()
   return {
     dataDir,
@@ -79,8 +81,8 @@ export async function startDaemon (options: DaemonOptions = {}): Promise<Running
   }
 }
 
-async function waitForRecord (dataDir: string, child: ChildProcess, output: () => string): Promise<DaemonRecord> {
-  const deadline = Date.now() + 20_000
+async function waitForRecord (dataDir: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<DaemonRecord> {
+  const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (child.exitCode != null) throw new Error(`fdn start exited with ${child.exitCode}:\n${output()}`)
     try {
@@ -90,7 +92,7 @@ async function waitForRecord (dataDir: string, child: ChildProcess, output: () =
     await sleep(50)
   }
   child.kill('SIGKILL')
-  throw new Error(`fdn start did not become ready in 20 s:\n${output()}`)
+  throw new Error(`fdn start did not become ready in ${timeoutMs / 1000} s:\n${output()}`)
 }
 
 export interface CliResult {
