@@ -233,7 +233,9 @@ export class AdminClient {
     }
     if (status < 200 || status > 299) {
       const error = (parsed as ErrorBody | undefined)?.error
-      throw new CliError(error != null ? `${error.message} (${error.code})` : `the daemon answered ${status}`)
+      // the daemon refused a value the user gave the command (a tenant name, a quota, a URL): bad usage
+      const exitCode = error?.code === 'invalid_request' ? 2 : 1
+      throw new CliError(error != null ? `${error.message} (${error.code})` : `the daemon answered ${status}`, exitCode)
     }
     return parsed as T
   }

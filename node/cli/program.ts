@@ -3,6 +3,7 @@ import { ConfigError } from '../config/load.ts'
 import { IdentityError } from '../identity/identity.ts'
 import { VERSION } from '../version.ts'
 import { CliError } from './admin-client.ts'
+import { endQuietlyOnClosedPipe, enterInvokingDirectory } from './process-io.ts'
 import { addCommand } from './commands/add.ts'
 import { initCommand } from './commands/init.ts'
 import { gcCommand, verifyCommand } from './commands/maintenance.ts'
@@ -15,6 +16,9 @@ import { statusCommand } from './commands/status.ts'
 import { swarmKeyCommand } from './commands/swarm-key.ts'
 import { tenantCommand } from './commands/tenant.ts'
 
+/** The exit code of bad usage and bad configuration (docs/cli.md). */
+const USAGE = 2
+
 export interface CliDependencies {
   startDaemon: StartDaemon
 }
@@ -23,6 +27,8 @@ export function createProgram (deps: CliDependencies): Command {
   const program = new Command('fdn')
     .description('fdn: a content-addressed media server for Fediverse instances')
     .version(VERSION)
+    // commander's own errors (usage) begin like fdn's: `fdn: unknown option '--x'`, then the command's help
+    .configureOutput({ outputError: (text, write) => { write(text.replace(/^error: /, 'fdn: ')) } })
     .showHelpAfterError()
     .exitOverride()
   initCommand(program)
@@ -41,14 +47,19 @@ export function createProgram (deps: CliDependencies): Command {
 
 /** Runs the CLI; every failure is one line on stderr and a non-zero exit code. */
 export async function runCli (argv: string[], deps: CliDependencies): Promise<void> {
+  enterInvokingDirectory(process.env)
+  endQuietlyOnClosedPipe()
   const program = createProgram(deps)
   try {
     await program.parseAsync(argv)
   } catch (err) {
-    if (err instanceof CommanderError) process.exit(err.exitCode)
+    // commander has printed what it has to say: help and the version exit 0, and every
+    // one of its errors (unknown command or option, missing or extra argument, a
+    // command group without its subcommand) is a usage error
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : USAGE)
     if (err instanceof ConfigError || err instanceof IdentityError) {
       process.stderr.write(`fdn: ${err.message}\n`)
-      process.exit(2)
+      process.exit(USAGE)
     }
     if (err instanceof CliError) {
       process.stderr.write(`fdn: ${err.message}\n`)
@@ -57,7 +68,7 @@ export async function runCli (argv: string[], deps: CliDependencies): Promise<vo
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
       process.stderr.write(`fdn: cannot listen: ${(err as Error).message}\n`)
-      process.exit(2)
+      process.exit(USAGE)
     }
     process.stderr.write(`fdn: ${(err as Error).stack ?? String(err)}\n`)
     process.exit(1)
