@@ -85,9 +85,14 @@ function describeError (err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ''}` : String(err)
 }
 
+/** Asserts `err` is a `type`; anything else fails with its stack, read only then (building a stack costs). */
+export function assertTyped<T> (err: unknown, type: abstract new (...args: never[]) => T, what: string): asserts err is T {
+  if (!(err instanceof type)) assert.fail(`not ${what}: ${describeError(err)}`)
+}
+
 /** An S3 surface refusal: an S3Error (not an arbitrary error turned InternalError) whose S3 answer is a 4xx. */
 export function assertS3Refusal (err: unknown): S3Error {
-  assert.ok(err instanceof S3Error, `not a typed S3 refusal: ${describeError(err)}`)
+  assertTyped(err, S3Error, 'a typed S3 refusal')
   const status = toS3Error(err).status
   assert.ok(status >= 400 && status < 500, `${err.code} maps to ${status}, not a 4xx`)
   return err
@@ -95,7 +100,7 @@ export function assertS3Refusal (err: unknown): S3Error {
 
 /** A refusal of the JSON surfaces (gateway, retrieve API): an FdnError whose status is a 4xx. */
 export function assertJsonRefusal (err: unknown): FdnError {
-  assert.ok(err instanceof FdnError, `not a typed FdnError refusal: ${describeError(err)}`)
+  assertTyped(err, FdnError, 'a typed FdnError refusal')
   const status = jsonStatus(err.code)
   assert.ok(status >= 400 && status < 500, `${err.code} maps to ${status}, not a 4xx`)
   return err
