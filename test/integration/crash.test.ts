@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { randomBytes, randomInt } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { adminFetch, blockFiles, runCli, sha256Hex, startDaemon, tempDir } from '../helpers/daemon.ts'
+import { adminFetch, blockFiles, runCli, sha256Hex, startDaemon, tempDir, waitFor } from '../helpers/daemon.ts'
 import type { RunningDaemon } from '../helpers/daemon.ts'
 
 const MiB = 1024 * 1024
@@ -87,7 +87,11 @@ describe('SIGKILL during concurrent ingest', () => {
         }
       }
       const workers = Array.from({ length: WORKERS }, async () => { await worker() })
-      const killAt = randomInt(150, 700)
+      // killed at a random moment once this round has acknowledged two uploads: on a busy machine (or
+      // with every write flushed to a slow disk, FDN_FSYNC) a fixed delay may pass before any is
+      const before = acked.size
+      await waitFor(() => acked.size >= before + 2 || unexpected.length > 0, `round ${round}: two uploads acknowledged`, 60_000)
+      const killAt = randomInt(0, 550)
       kills.push(killAt)
       await sleep(killAt)
       killed = true
@@ -95,7 +99,7 @@ describe('SIGKILL during concurrent ingest', () => {
       await Promise.all(workers)
       assert.deepEqual(unexpected, [], `no upload failed before the kill (round ${round})`)
     }
-    assert.ok(acked.size >= ROUNDS * 2, `enough uploads were acknowledged to prove anything: ${acked.size} of ${attempts} (kills at ${kills.join(', ')} ms)`)
+    assert.ok(acked.size >= ROUNDS * 2, `enough uploads were acknowledged to prove anything: ${acked.size} of ${attempts} (kills ${kills.join(', ')} ms after each round's second)`)
 
     const daemon = await startDaemon({ dataDir })
     try {
