@@ -12,20 +12,26 @@ interface Hasher {
 const THREAD_QUEUE = 4
 
 /**
- * The whole-file SHA-256 and MD5 of an upload. The first chunk is held back:
- * a file of one chunk is a single raw block, whose CID digest already is its
- * SHA-256, so it is never hashed twice, and its MD5 is computed inline (no
- * thread round trip for small files). Larger files hash the algorithms the
- * pool runs on its threads there, the others inline.
+ * The whole-file SHA-256 and MD5 of an upload. A first chunk shorter than a
+ * full one is the file's only chunk: it is held back, since a file of one
+ * chunk is a single raw block, whose CID digest already is its SHA-256, so it
+ * is never hashed twice, and its MD5 is computed inline (no thread round trip
+ * for small files). Anything larger is hashed as it comes, the algorithms the
+ * pool runs on its threads there, the others inline: holding a full first
+ * chunk until the client sends more would let every stalled upload keep a
+ * chunk of memory.
  */
 export class FileHashes {
+  private readonly chunkSize: number
   private readonly pool: HashPool | undefined
   private first: { chunk: Uint8Array, lease: Lease | undefined } | undefined
   private hashers: { sha256: Hasher, md5: Hasher } | undefined
   /** Chunks on their way through a hash thread, oldest first. */
   private readonly queued: Array<Promise<void>> = []
 
-  constructor (pool?: HashPool) {
+  /** `chunkSize`: the size of every chunk but the last. */
+  constructor (chunkSize: number, pool?: HashPool) {
+    this.chunkSize = chunkSize
     this.pool = pool
   }
 
@@ -35,15 +41,17 @@ export class FileHashes {
    */
   async update (chunk: Uint8Array, lease?: Lease): Promise<void> {
     if (this.hashers == null) {
-      if (this.first == null) {
+      if (this.first == null && chunk.length < this.chunkSize) {
         this.first = { chunk, lease: lease?.retain() }
         return
       }
       this.hashers = { sha256: this.hasher('sha256'), md5: this.hasher('md5') }
       const first = this.first
       this.first = undefined
-      this.feed(first.chunk, first.lease)
-      first.lease?.release()
+      if (first != null) {
+        this.feed(first.chunk, first.lease)
+        first.lease?.release()
+      }
     }
     this.feed(chunk, lease)
     while (this.queued.length > THREAD_QUEUE) await this.queued.shift()

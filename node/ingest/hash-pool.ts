@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads'
 import { HASH_WORKER_SOURCE } from './hash-worker.ts'
+import { droppedBytes } from './young-gc.ts'
 import type { HashReply, HashRequest } from './hash-worker.ts'
 
 export type HashAlgorithm = 'md5' | 'sha256'
@@ -62,9 +63,15 @@ export class HashPool {
     return new PooledHash(this.worker(algorithm), id, algorithm, job, () => this.jobs.delete(id))
   }
 
-  /** A chunk slot in shared memory, reused or new: never waits. */
+  /**
+   * A chunk slot in shared memory, reused or new: never waits. New slots are
+   * growable buffers only because V8 maps those from the system page by page
+   * and unmaps them when collected: a plain one comes from malloc, whose heap,
+   * once its threshold for mapping large blocks has risen, keeps the freed
+   * memory of a burst of uploads (300 stalled ones left ~500 MB behind).
+   */
   acquire (): Buffer {
-    const buffer = this.free.pop() ?? new SharedArrayBuffer(this.slotSize)
+    const buffer = this.free.pop() ?? new SharedArrayBuffer(this.slotSize, { maxByteLength: this.slotSize })
     return Buffer.from(buffer)
   }
 
@@ -78,6 +85,7 @@ export class HashPool {
     const buffer = slot.buffer
     if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== this.slotSize) return
     if (this.free.length < this.keepFree) this.free.push(buffer)
+    else droppedBytes(this.slotSize)
   }
 
   /** A lease on the slot under `chunk`, held once by the caller. */

@@ -7,7 +7,6 @@ import { fixedChunks } from './chunker.ts'
 import { FileHashes } from './file-hashes.ts'
 import type { HashPool, Lease } from './hash-pool.ts'
 import { detectMediaType, SNIFF_BYTES } from './media-type.ts'
-import { shortLivedBytes } from './young-gc.ts'
 
 /**
  * Where the importer writes blocks; the store decides how. With a hash pool,
@@ -50,7 +49,8 @@ const WRITE_WINDOW = 6
  * Memory stays at a few chunks whatever the file size.
  */
 export async function importStream (source: AsyncIterable<Uint8Array>, sink: BlockSink, options: ImportOptions): Promise<ImportResult> {
-  const hashes = new FileHashes(options.hashPool)
+  const chunkSize = options.chunkSize ?? CHUNK_SIZE
+  const hashes = new FileHashes(chunkSize, options.hashPool)
   const dag = new BalancedDagBuilder(options.maxChildren)
   const blocks = new Map<string, CID>()
   const pending: Array<Promise<void>> = []
@@ -77,17 +77,16 @@ export async function importStream (source: AsyncIterable<Uint8Array>, sink: Blo
   }
 
   const pool = options.hashPool
-  const chunkSize = options.chunkSize ?? CHUNK_SIZE
   // chunks are read straight into the pool's shared slots (when they fit one), which the
   // hash thread and the block write then read without a copy
   const allocate = pool != null && chunkSize <= pool.slotSize ? (n: number) => pool.acquire().subarray(0, n) : undefined
+  const release = allocate != null ? (slot: Uint8Array) => { pool?.release(slot) } : undefined
   try {
-    for await (const chunk of fixedChunks(source, chunkSize, allocate)) {
+    for await (const chunk of fixedChunks(source, chunkSize, allocate, release)) {
       const lease = allocate != null ? pool?.lease(chunk) : undefined
       try {
         options.signal?.throwIfAborted()
         size += chunk.length
-        shortLivedBytes(chunk.length)
         if (size > options.maxSize) {
           throw new FdnError('too_large', `body exceeds the ${options.maxSize} byte limit`)
         }
