@@ -113,7 +113,7 @@ export async function convergence (context: CheckContext): Promise<Violation[]> 
   for (const status of statuses) {
     for (const file of status.files) {
       views.get(file.cid)!.forEach((view, index) => {
-        if (view != null) violations.push({ kind: 'deleted-media-kept', detail: `media of ${status.id}, deleted by its actor, is still held (${refsText(view)})`, node: index, cid: file.cid })
+        if (view != null) violations.push({ kind: 'deleted-media-kept', detail: `media of ${status.id}, deleted by its actor, is still held (${refsText(view)})`, node: index, cid: file.cid, history: status.events.join('; ') })
       })
     }
   }

@@ -72,6 +72,8 @@ export interface StatusRecord {
   retrieved: Array<{ tenant: TenantInfo, key?: string, file: OriginFile }>
   /** A retrieve naming it whose outcome is unknown: what it left cannot be predicted. */
   unknown: boolean
+  /** What was done with it and when, for the report's details. */
+  events: string[]
 }
 
 /** A key's story, for a violation's details. */

@@ -48,6 +48,8 @@ export interface ChaosReport {
   seed: string
   nodes: number
   minutes: number
+  /** Each node's peer ID, by index (references name holders and origins by peer ID). */
+  peers: string[]
   startedAt: string
   /** Wall time of the whole run, set-up and checks included. */
   seconds: number
@@ -72,6 +74,7 @@ export function emptyReport (seed: string, nodes: number, minutes: number): Chao
     seed,
     nodes,
     minutes,
+    peers: [],
     startedAt: new Date().toISOString(),
     seconds: 0,
     operations: Object.fromEntries(OPERATION_KINDS.map(kind => [kind, { ok: 0, failed: 0 }])) as ChaosReport['operations'],
@@ -92,6 +95,7 @@ const MAX_LISTED = 50
 export function formatReport (report: ChaosReport): string {
   const lines: string[] = []
   lines.push(`chaos: seed ${report.seed}, ${report.nodes} nodes, ${report.minutes} min of faults (${report.seconds} s in all)`)
+  if (report.peers.length > 0) lines.push(`peers: ${report.peers.map((peer, index) => `node ${index} ${peer}`).join(', ')}`)
   if (report.error != null) lines.push(`TOOL ERROR: ${report.error}`)
   lines.push('', 'operations          ok  failed')
   for (const [kind, counts] of Object.entries(report.operations)) lines.push(`  ${kind.padEnd(14)} ${String(counts.ok).padStart(6)}  ${String(counts.failed).padStart(6)}`)

@@ -128,6 +128,7 @@ async function chaos (options: Options, report: ChaosReport, cleanup: Cleanup): 
     cleanup,
     log
   })
+  report.peers = cluster.nodes.map(node => node.peerId)
   await waitHealthy(cluster, 120_000)
   log('swarm up: every node sees the others as healthy trusted peers')
 

@@ -332,7 +332,7 @@ export class Workload {
       this.context.origin.route(path, { body, contentType: path.endsWith('.png') ? 'image/png' : 'image/jpeg' })
       files.push(await originFile(path, this.context.origin.url, body))
     }
-    const status: StatusRecord = { id: actor.statusUri(`chaos-${n}`), actor, files, state: 'open', inflight: 0, retrieved: [], unknown: false }
+    const status: StatusRecord = { id: actor.statusUri(`chaos-${n}`), actor, files, state: 'open', inflight: 0, retrieved: [], unknown: false, events: [] }
     this.context.model.statuses.push(status)
     return status
   }
@@ -370,6 +370,7 @@ export class Workload {
       }
       if (record != null) this.context.model.acknowledge(record, version)
       status.retrieved.push({ tenant, file, ...(key != null ? { key } : {}) })
+      status.events.push(`${this.context.model.elapsed()} s: ${file.cid} retrieved by ${tenant.name} on node ${tenant.home}${key != null ? ` as ${key}` : ''} (${media.source})`)
       return true
     } finally {
       status.inflight--
@@ -386,6 +387,7 @@ export class Workload {
     const node = rng.pick(this.context.cluster.nodes)
     const answer = await status.actor.deliver(`${node.http}/inbox`, status.actor.delete(status.id, { tombstone: rng.chance(0.5) }))
       .catch(() => ({ status: 0, body: '' }))
+    status.events.push(`${this.context.model.elapsed()} s: Delete delivered to node ${node.index}: ${answer.status === 0 ? 'no answer' : answer.status}`)
     if (answer.status !== 202) {
       status.state = 'delete-failed'
       return false
