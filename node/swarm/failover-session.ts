@@ -6,10 +6,11 @@ import { cidString } from '../../protocol/cid.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import type { Helia } from './swarm-node.ts'
 
-/** No block for this long while some are wanted: the holders are asked again in a new session. */
+/** No block for this long while some are wanted: they are asked again in a new session. */
 const MAX_STALL_MS = 10_000
-/** Disconnects this close together cause one new session. */
+/** Events this close together cause one new session, and new sessions are at least this far apart. */
 const COALESCE_MS = 50
+const MIN_RENEWAL_GAP_MS = 1_000
 /** How often the wait for blocks is looked at. */
 const TICK_MS = 250
 
@@ -32,15 +33,17 @@ interface Generation {
 }
 
 /**
- * A helia bitswap session for one blob that outlives its holders. helia's
- * session keeps only the peer that answered a block first (the others are
- * evicted for good), never hears that a peer went away, and waits for a
- * block asked of a dead peer until the fetch's deadline. So once the first
- * block (the root) has arrived, a block that fails, a peer that disconnects
- * while blocks are wanted, or no block for a while, replaces the session
- * with a new one that asks the peers connected now and the DHT again; the
- * gets waiting on the old one ask the new one. The root itself is asked
- * once: a fetch that finds nobody fails before the first byte.
+ * A helia bitswap session for one blob that outlives its holders and lost
+ * messages. helia's session keeps only the peer that answered a block first
+ * (the others are evicted for good), never hears that a connection closed,
+ * and waits for an answer to a want it could not deliver (bitswap logs the
+ * failed write and carries on) until the fetch's deadline. So when a
+ * connection closes or a want fails to go out while blocks are wanted, or no
+ * block has come for a while, the session is replaced by a new one that asks
+ * the peers connected now and the DHT again, and the gets waiting on the old
+ * one ask the new one. After the first block (the root), a get that fails
+ * is asked again in a new session too, until no block has come for the idle
+ * bound; the root's own failure (nobody has it) is final, before any byte.
  */
 export class FailoverSession {
   /** Aborted when the fetch gives up: the caller's signal, or no block within the idle bound. */
@@ -57,6 +60,9 @@ export class FailoverSession {
   private readonly timer: NodeJS.Timeout
   private readonly stallMs: number
   private readonly onCallerAbort = (): void => { this.controller.abort(this.options.signal?.reason) }
+  private readonly onProgress = (event: { type: string }): void => {
+    if (event.type === 'bitswap:send-wantlist:error') this.lost()
+  }
 
   constructor (helia: Helia, options: FailoverOptions) {
     this.helia = helia
@@ -70,21 +76,21 @@ export class FailoverSession {
     this.timer.unref()
   }
 
-  /** A block, checked against its CID by helia; after the root, from whichever holder is reachable. */
+  /** A block, checked against its CID by helia. */
   async get (cid: CID): Promise<Uint8Array> {
     if (this.waiting++ === 0) this.lastProgress = Date.now()
     try {
       for (let attempt = 0; ; attempt++) {
         const generation = this.current
         try {
-          const block = await sessionBlock(generation.session, cid, AbortSignal.any([this.signal, generation.replaced.signal]))
+          const block = await sessionBlock(generation.session, cid, AbortSignal.any([this.signal, generation.replaced.signal]), this.onProgress)
           this.lastProgress = Date.now()
           this.started = true
           return block
         } catch (err) {
           if (this.signal.aborted) throw this.signal.reason
-          if (!this.started) throw err
           if (generation !== this.current) continue
+          if (!this.started) throw err
           // the session failed by itself (nobody in it has the block now): look again shortly
           await sleep(Math.min(250 * 2 ** attempt, 2000), undefined, { signal: this.signal }).catch(() => {})
           if (this.signal.aborted) throw this.signal.reason
@@ -96,13 +102,16 @@ export class FailoverSession {
     }
   }
 
-  /** A peer went away: if blocks are wanted it may have been the holder asked for them. */
-  peerLeft (): void {
-    if (!this.started || this.waiting === 0 || this.pendingRenewal != null) return
+  /**
+   * A connection closed, or a want could not be sent: what was asked or sent
+   * over it may be lost, and helia would wait for it until the deadline.
+   */
+  lost (): void {
+    if (this.waiting === 0 || this.signal.aborted || this.pendingRenewal != null) return
     this.pendingRenewal = setTimeout(() => {
       this.pendingRenewal = undefined
       if (this.waiting > 0 && !this.signal.aborted) this.renew()
-    }, COALESCE_MS)
+    }, Math.max(COALESCE_MS, MIN_RENEWAL_GAP_MS - (Date.now() - this.renewedAt)))
   }
 
   close (): void {
@@ -117,7 +126,7 @@ export class FailoverSession {
     const idle = Date.now() - this.lastProgress
     if (this.options.idleTimeoutMs != null && idle > this.options.idleTimeoutMs) {
       this.controller.abort(new FdnError('fetch_timeout', `no peer sent a block of ${cidString(this.options.root)} for ${Math.round(idle / 1000)} s`))
-    } else if (this.started && idle > this.stallMs && Date.now() - this.renewedAt > this.stallMs) {
+    } else if (idle > this.stallMs && Date.now() - this.renewedAt > this.stallMs) {
       this.renew()
     }
   }
@@ -130,6 +139,8 @@ export class FailoverSession {
   }
 
   private renew (): void {
+    clearTimeout(this.pendingRenewal)
+    this.pendingRenewal = undefined
     const old = this.current
     this.current = this.open(this.options.renewProviders())
     this.renewedAt = Date.now()
@@ -139,8 +150,8 @@ export class FailoverSession {
 }
 
 /** A block from a helia session, in one buffer. */
-export async function sessionBlock (session: SessionBlockstore, cid: CID, signal: AbortSignal): Promise<Uint8Array> {
+export async function sessionBlock (session: SessionBlockstore, cid: CID, signal: AbortSignal, onProgress?: (event: { type: string }) => void): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
-  for await (const chunk of session.get(cid, { signal })) chunks.push(chunk)
+  for await (const chunk of session.get(cid, { signal, ...(onProgress != null ? { onProgress } : {}) })) chunks.push(chunk)
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
 }

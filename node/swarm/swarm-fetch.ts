@@ -57,7 +57,8 @@ export class SwarmFetcher {
     this.helia = helia
     this.store = store
     this.candidates = candidates
-    helia.libp2p.addEventListener('peer:disconnect', () => { for (const session of this.sessions) session.peerLeft() })
+    // a closed connection loses the wants and blocks in flight on it: transfers ask again
+    helia.libp2p.addEventListener('connection:close', () => { for (const session of this.sessions) session.lost() })
   }
 
   /**
