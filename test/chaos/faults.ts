@@ -41,9 +41,10 @@ export async function runFaults (options: FaultOptions): Promise<void> {
   const restarts: Array<Promise<void>> = []
   for (;;) {
     const gap = rng.int(2_000, 5_000)
-    // each kind once first (a fault that could not be injected stays first), then by weight
+    // each kind once first (one that cannot be injected now waits for a later turn), then by weight
     const later = rng.weighted(LATER_WEIGHTS)
-    const kind = firstRound[0] ?? later
+    const diskReady = cluster.nodes.some(node => node.tmpfs != null && node.state === 'up')
+    const kind = firstRound.find(pending => pending !== 'disk-full' || diskReady) ?? firstRound[0] ?? later
     const durationMs = kind === 'kill' ? rng.int(1_000, 6_000) : rng.int(3_000, 9_000)
     // drawn before the deadline check, so the schedule is the same whatever the run's length
     const drawn = rng.int(0, cluster.nodes.length - 1)
@@ -94,7 +95,7 @@ export async function runFaults (options: FaultOptions): Promise<void> {
         break
       }
     }
-    if (firstRound[0] === kind) firstRound.shift()
+    if (firstRound.includes(kind)) firstRound.splice(firstRound.indexOf(kind), 1)
     options.record(fault)
     options.log(`fault ${kind} on ${fault.target} for ${durationMs} ms${fault.detail != null ? ` (${fault.detail})` : ''}`)
   }
