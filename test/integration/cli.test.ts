@@ -82,7 +82,8 @@ describe('fdn init', () => {
     await writeFile(path.join(dataDir, 'identity.key'), 'not a key', { mode: 0o600 })
     const [init, start] = await Promise.all([
       runCli(['init'], { FDN_DATA: dataDir }),
-      runCli(['start'], { FDN_DATA: dataDir, FDN_HTTP_LISTEN: '127.0.0.1:0', FDN_ADMIN_LISTEN: '127.0.0.1:0' }, undefined, { timeoutMs: 10_000 })
+      // bounded so a start that does not refuse fails the test; loading alone takes seconds on a busy machine
+      runCli(['start'], { FDN_DATA: dataDir, FDN_HTTP_LISTEN: '127.0.0.1:0', FDN_ADMIN_LISTEN: '127.0.0.1:0' }, undefined, { timeoutMs: 30_000 })
     ])
     for (const result of [init, start]) {
       assert.notEqual(result.code, 0)
