@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromCID } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
 import type { SessionBlockstore } from '@helia/interface'
-import type { CID } from 'multiformats/cid'
 import { cidString } from '../../protocol/cid.ts'
 import { FdnError } from '../../protocol/errors.ts'
 import type { Helia } from './swarm-node.ts'
@@ -24,6 +25,12 @@ export interface FailoverOptions {
   signal?: AbortSignal
   /** Fails once no block has arrived for this long while one is wanted (no holder found). */
   idleTimeoutMs?: number
+}
+
+/** A progress event of a session's get. */
+interface SessionProgress {
+  type: string
+  detail?: unknown
 }
 
 interface Generation {
@@ -59,9 +66,18 @@ export class FailoverSession {
   private pendingRenewal: NodeJS.Timeout | undefined
   private readonly timer: NodeJS.Timeout
   private readonly stallMs: number
+  /** The peers blocks may have been asked of: a closed connection to anyone else loses nothing. */
+  private readonly asked = new Set<string>()
   private readonly onCallerAbort = (): void => { this.controller.abort(this.options.signal?.reason) }
-  private readonly onProgress = (event: { type: string }): void => {
+  private readonly onProgress = (event: SessionProgress): void => {
     if (event.type === 'bitswap:send-wantlist:error') this.lost()
+    if (event.type === 'bitswap:found-provider') {
+      // the peer the block is being asked of: a peer ID, or its CID
+      const id = (event.detail as { provider?: { id?: unknown } } | undefined)?.provider?.id
+      const cid = CID.asCID(id)
+      if (cid != null) this.asked.add(peerIdFromCID(cid).toString())
+      else if (id != null) this.asked.add(String(id))
+    }
   }
 
   constructor (helia: Helia, options: FailoverOptions) {
@@ -102,11 +118,13 @@ export class FailoverSession {
     }
   }
 
-  /**
-   * A connection closed, or a want could not be sent: what was asked or sent
-   * over it may be lost, and helia would wait for it until the deadline.
-   */
-  lost (): void {
+  /** A connection to `peer` closed: what was asked or sent over it may be lost. */
+  disconnected (peer: string): void {
+    if (this.asked.has(peer)) this.lost()
+  }
+
+  /** A want may be lost (it could not be sent, or its connection closed): helia would wait for it until the deadline. */
+  private lost (): void {
     if (this.waiting === 0 || this.signal.aborted || this.pendingRenewal != null) return
     this.pendingRenewal = setTimeout(() => {
       this.pendingRenewal = undefined
@@ -132,6 +150,7 @@ export class FailoverSession {
   }
 
   private open (providers: PeerId[]): Generation {
+    for (const peer of providers) this.asked.add(peer.toString())
     return {
       session: this.helia.blockstore.createSession(this.options.root, { signal: this.signal, ...(providers.length > 0 ? { providers: providers.map(peer => peer.toCID()) } : {}) }),
       replaced: new AbortController()
@@ -150,7 +169,7 @@ export class FailoverSession {
 }
 
 /** A block from a helia session, in one buffer. */
-export async function sessionBlock (session: SessionBlockstore, cid: CID, signal: AbortSignal, onProgress?: (event: { type: string }) => void): Promise<Uint8Array> {
+export async function sessionBlock (session: SessionBlockstore, cid: CID, signal: AbortSignal, onProgress?: (event: SessionProgress) => void): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
   for await (const chunk of session.get(cid, { signal, ...(onProgress != null ? { onProgress } : {}) })) chunks.push(chunk)
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)

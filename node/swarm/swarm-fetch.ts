@@ -57,8 +57,11 @@ export class SwarmFetcher {
     this.helia = helia
     this.store = store
     this.candidates = candidates
-    // a closed connection loses the wants and blocks in flight on it: transfers ask again
-    helia.libp2p.addEventListener('connection:close', () => { for (const session of this.sessions) session.lost() })
+    // a closed connection loses the wants and blocks in flight on it: transfers that asked that peer ask again
+    helia.libp2p.addEventListener('connection:close', event => {
+      const peer = event.detail.remotePeer.toString()
+      for (const session of this.sessions) session.disconnected(peer)
+    })
   }
 
   /**
