@@ -24,6 +24,7 @@ import { apiSurface, handleExpectContinue, isAddByHash } from './api/index.ts'
 import { SafeFetcher } from '../node/fetcher/safe-fetcher.ts'
 import { Retriever } from '../node/retrieve/retriever.ts'
 import { s3Surface, virtualHostRewrite } from './s3/index.ts'
+import { UploadGate } from './s3/uploads.ts'
 import { activityPubSurface } from './activitypub/index.ts'
 import { NodeActor } from '../node/activitypub/node-actor.ts'
 
@@ -39,6 +40,12 @@ export interface Daemon {
 const MAX_HEADER_BYTES = 16 * 1024
 /** A connection that sends nothing for this long is closed. */
 const IDLE_TIMEOUT_MS = 60_000
+/**
+ * An idle keep-alive connection is closed after this: longer than the 60 s
+ * after which nginx and cloud load balancers drop theirs, so that it is the
+ * proxy that closes, never fdn under a request the proxy is sending.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000
 
 /** The composition root: opens the store and serves the public and admin listeners. */
 export async function startDaemon (config: Config, log: Logger): Promise<Daemon> {
@@ -108,13 +115,14 @@ export async function startDaemon (config: Config, log: Logger): Promise<Daemon>
     log
   })
 
-  const publicApp = createServer(log, virtualHostRewrite(config.s3Domain))
+  const uploads = new UploadGate({ max: config.uploadsMax, perTenant: config.uploadsPerTenant, idleTimeout: config.bodyTimeout, minRate: config.bodyMinRate })
+  const publicApp = createServer(log, config.bodyTimeout, virtualHostRewrite(config.s3Domain))
   handleExpectContinue(publicApp.server, req => isAddByHash(req.method, req.url))
   await publicApp.register(publicSurface, { store, swarm, isReady: () => ready })
   await publicApp.register(activityPubSurface, { actor, publicUrl })
-  await publicApp.register(apiSurface, { store, objects, retriever, maxObjectSize: config.maxObjectSize, publicUrl })
-  await publicApp.register(s3Surface, { objects, maxObjectSize: config.maxObjectSize, s3Domain: config.s3Domain, aliasMode: config.aliasMode, log })
-  const adminApp = createServer(log)
+  await publicApp.register(apiSurface, { store, objects, retriever, maxObjectSize: config.maxObjectSize, uploads, publicUrl })
+  await publicApp.register(s3Surface, { objects, maxObjectSize: config.maxObjectSize, s3Domain: config.s3Domain, aliasMode: config.aliasMode, uploads, log })
+  const adminApp = createServer(log, config.bodyTimeout)
   const status = async (): Promise<StatusResponse> => {
     const stats = await store.stats()
     return {
@@ -188,22 +196,28 @@ function startUploadExpiry (objects: ObjectStore, expiryMs: number, log: Logger)
   return timer
 }
 
-function createServer (log: Logger, rewriteUrl?: (req: IncomingMessage) => string): FastifyInstance {
+/** `headersTimeout`: the whole request head must have come by then (408 and closed). */
+function createServer (log: Logger, headersTimeout: number, rewriteUrl?: (req: IncomingMessage) => string): FastifyInstance {
   const app: FastifyInstance = Fastify({
     ...(rewriteUrl == null ? {} : { rewriteUrl }),
     loggerInstance: log as FastifyBaseLogger,
     // one access-log line per request (the onResponse hook below) instead of fastify's two
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 1000 },
+    // no deadline for a whole request: it would cut a large upload however good its
+    // rate; request bodies are timed by the upload gate instead (s3/uploads.ts)
     requestTimeout: 0,
     connectionTimeout: IDLE_TIMEOUT_MS,
-    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // node looks for overdue request heads this often (30 s by default)
+    http: { maxHeaderSize: MAX_HEADER_BYTES, connectionsCheckingInterval: Math.min(Math.max(headersTimeout / 4, 250), 5_000) },
     exposeHeadRoutes: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     frameworkErrors,
     clientErrorHandler: clientErrorHandler(MAX_HEADER_BYTES)
   })
+  app.server.headersTimeout = headersTimeout
   installErrorHandler(app)
   app.addHook('onResponse', async (request, reply) => {
     request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')

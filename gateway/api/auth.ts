@@ -11,7 +11,6 @@ import type { VerifiedBody } from '../s3/auth/index.ts'
 import { verifyTenantRequest } from '../s3/caller.ts'
 import type { Caller } from '../s3/caller.ts'
 import { wireUrl } from '../s3/context.ts'
-import { rawBody } from '../s3/request-body.ts'
 
 /** Verifies the request's signature; FdnError unauthorized (none), or the S3 checks' errors (mapped by error-map.ts). */
 export async function authenticate (request: FastifyRequest, objects: ObjectStoreApi): Promise<Caller> {
@@ -24,14 +23,18 @@ export async function authenticate (request: FastifyRequest, objects: ObjectStor
   return await verifyTenantRequest(signed, objects)
 }
 
-/** The request body as signed: the payload hash, Content-Length and aws-chunked framing checked while it streams. */
-export function signedBody (request: FastifyRequest, caller: Caller, maxSize: number, objectHashesFromConsumer = false): VerifiedBody {
-  return verifiedBody(rawBody(request), caller.auth, request.headers, { maxSize, objectHashesFromConsumer })
+/**
+ * The request body as signed: the payload hash, Content-Length and
+ * aws-chunked framing checked while it streams. `source`: the body as the
+ * upload gate hands it out (s3/uploads.ts).
+ */
+export function signedBody (source: AsyncIterable<Uint8Array>, request: FastifyRequest, caller: Caller, maxSize: number, objectHashesFromConsumer = false): VerifiedBody {
+  return verifiedBody(source, caller.auth, request.headers, { maxSize, objectHashesFromConsumer })
 }
 
 /** A small signed body (a JSON document), read whole. */
-export async function smallSignedBody (request: FastifyRequest, caller: Caller, maxSize: number): Promise<Buffer> {
+export async function smallSignedBody (source: AsyncIterable<Uint8Array>, request: FastifyRequest, caller: Caller, maxSize: number): Promise<Buffer> {
   const chunks: Uint8Array[] = []
-  for await (const chunk of signedBody(request, caller, maxSize)) chunks.push(chunk)
+  for await (const chunk of signedBody(source, request, caller, maxSize)) chunks.push(chunk)
   return Buffer.concat(chunks)
 }

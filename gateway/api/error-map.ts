@@ -19,6 +19,9 @@ const FROM_S3: Partial<Record<S3ErrorCode, ErrorCode>> = {
   EntityTooLarge: 'too_large',
   IncompleteBody: 'aborted',
   InvalidChunkSizeError: 'invalid_request',
+  // the upload limits (s3/uploads.ts): 503 with Retry-After, and a stalled body
+  SlowDown: 'unavailable',
+  RequestTimeout: 'invalid_request',
   InternalError: 'internal'
 }
 

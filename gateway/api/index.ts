@@ -16,8 +16,10 @@ import { BLOBS_PREFIX, digestMultibaseOf, MAX_RETRIEVE_BODY, mediaFacts, parseRe
 import type { AddBlobResponse, RetrieveResponse } from '../../protocol/retrieve-api.ts'
 import { parseJson } from '../../protocol/swarm-records.ts'
 import { sendJsonError } from '../errors.ts'
+import { dropBody, lingerOnClose } from '../refused-body.ts'
 import { SAFETY_HEADERS } from '../public/safety.ts'
 import { clientGone } from '../s3/request-body.ts'
+import type { UploadGate } from '../s3/uploads.ts'
 import { authenticate, signedBody, smallSignedBody } from './auth.ts'
 import { awaitsContinue, sendContinue } from './continue.ts'
 import { toApiError } from './error-map.ts'
@@ -30,6 +32,8 @@ export interface ApiSurfaceOptions {
   retriever: Retriever
   /** Largest blob added by hash (FDN_MAX_OBJECT_SIZE). */
   maxObjectSize: number
+  /** Adds by hash are uploads like the S3 API's: they share its slots and stall timeout. */
+  uploads: UploadGate
   publicUrl: () => string
 }
 
@@ -39,7 +43,7 @@ export function isAddByHash (method: string | undefined, url: string | undefined
 }
 
 export async function apiSurface (app: FastifyInstance, options: ApiSurfaceOptions): Promise<void> {
-  const { store, objects, retriever } = options
+  const { store, objects, retriever, uploads } = options
 
   // bodies are read by the routes, as signed, never parsed by fastify
   app.removeAllContentTypeParsers()
@@ -49,14 +53,20 @@ export async function apiSurface (app: FastifyInstance, options: ApiSurfaceOptio
     reply.header('cache-control', 'no-store')
   })
   app.setErrorHandler((err, request, reply) => {
-    // a refused body may be half sent: the connection cannot carry another request
-    if (!request.raw.complete) reply.header('connection', 'close')
+    // a refused body may be half sent: the connection cannot carry another request, and
+    // closes once the client has had time to read the answer
+    if (!request.raw.complete && !request.raw.destroyed) {
+      reply.header('connection', 'close')
+      lingerOnClose(request.raw.socket)
+      dropBody(request.raw)
+    }
     return sendJsonError(toApiError(err, request.log) as Error, request, reply)
   })
 
   app.post(RETRIEVE_ROUTE, async (request, reply): Promise<RetrieveResponse> => {
     const caller = await authenticate(request, objects)
-    const bytes = await smallSignedBody(request, caller, MAX_RETRIEVE_BODY)
+    // a document of a few KiB: watched for stalls, but no upload slot (the retrieve itself may take long)
+    const bytes = await smallSignedBody(uploads.watch(request, reply), request, caller, MAX_RETRIEVE_BODY)
     const body = parseRetrieveRequest(parseJson(bytes, 'the request body'))
     request.log.debug({ tenant: caller.tenant.name, url: body.url }, 'retrieve')
     const result = await retriever.retrieve(caller.tenant.name, body)
@@ -90,8 +100,9 @@ export async function apiSurface (app: FastifyInstance, options: ApiSurfaceOptio
       reply.code(200)
       return added(existing, false, options.publicUrl)
     }
+    const source = uploads.admit(tenant, request, reply)
     sendContinue(request.raw, reply.raw)
-    const body = signedBody(request, caller, options.maxObjectSize, true)
+    const body = signedBody(source, request, caller, options.maxObjectSize, true)
     const blob = await addByHash(store, tenant, cid, body, { maxSize: options.maxObjectSize, signal: clientGone(request), verify: body.checkObjectHashes })
     reply.code(201)
     return added(blob, true, options.publicUrl)

@@ -8,6 +8,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { FdnError } from '../../protocol/errors.ts'
 import type { ErrorCode } from '../../protocol/errors.ts'
 import { isClientGone } from '../errors.ts'
+import { dropBody, lingerOnClose } from '../refused-body.ts'
 import { S3Error, s3Error, s3ErrorXml } from './errors.ts'
 import type { S3ErrorCode } from './errors.ts'
 
@@ -118,6 +119,9 @@ export function finishUnreadBody (request: FastifyRequest, reply: FastifyReply):
   const raw = request.raw
   if (raw.complete || raw.destroyed) return
   const declared = Number(raw.headers['content-length'] ?? NaN)
-  if (!(declared <= DRAIN_LIMIT)) reply.header('connection', 'close')
-  raw.resume()
+  if (!(declared <= DRAIN_LIMIT)) {
+    reply.header('connection', 'close')
+    lingerOnClose(raw.socket)
+  }
+  dropBody(raw)
 }

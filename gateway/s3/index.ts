@@ -21,6 +21,7 @@ import { sendS3Error } from './error-map.ts'
 import type { S3Env } from './operation.ts'
 import { publicRead } from './public-read.ts'
 import { routeOf } from './router.ts'
+import type { UploadGate } from './uploads.ts'
 
 export { virtualHostRewrite } from './context.ts'
 
@@ -32,6 +33,8 @@ export interface S3SurfaceOptions {
   s3Domain?: string | undefined
   /** Unauthenticated reads of public-read objects: the bytes, or 308 to /ipfs/{cid}. */
   aliasMode: 'serve' | 'redirect'
+  /** Uploads running at once and stalled bodies (shared with the retrieve API). */
+  uploads: UploadGate
   log?: Logger
 }
 
@@ -39,7 +42,7 @@ const REQUEST_IDS = new WeakMap<FastifyRequest, string>()
 const PARSED = new WeakMap<FastifyRequest, S3Request>()
 
 export async function s3Surface (app: FastifyInstance, options: S3SurfaceOptions): Promise<void> {
-  const env: S3Env = { objects: options.objects, maxObjectSize: options.maxObjectSize, s3Domain: options.s3Domain, aliasMode: options.aliasMode }
+  const env: S3Env = { objects: options.objects, maxObjectSize: options.maxObjectSize, s3Domain: options.s3Domain, aliasMode: options.aliasMode, uploads: options.uploads }
 
   // bodies stream into the store: never parsed, never buffered by fastify
   app.removeAllContentTypeParsers()

@@ -4,6 +4,7 @@ import type { Caller } from './caller.ts'
 import type { S3Request } from './context.ts'
 import { s3Error } from './errors.ts'
 import type { S3Error } from './errors.ts'
+import type { UploadGate } from './uploads.ts'
 
 /** What every S3 operation works with: the node's objects and the surface's settings. */
 export interface S3Env {
@@ -11,6 +12,8 @@ export interface S3Env {
   readonly maxObjectSize: number
   readonly s3Domain: string | undefined
   readonly aliasMode: 'serve' | 'redirect'
+  /** Bounds uploads running at once and cuts stalled bodies (request-body.ts admits through it). */
+  readonly uploads: UploadGate
 }
 
 /** One authenticated S3 request, routed. */

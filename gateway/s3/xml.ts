@@ -1,12 +1,15 @@
 /**
  * S3's XML: documents written with a few string builders (the shapes are
  * small and fixed, and this is on the hot path of listings), request bodies
- * read with fast-xml-parser after validation.
+ * read with a bounded, linear-time reader (xml-reader.ts).
  */
-import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { uriEncode } from './auth/encoding.ts'
 import { s3Error, xmlEscape } from './errors.ts'
 import type { S3ErrorCode } from './errors.ts'
+import { readXml, XmlError } from './xml-reader.ts'
+import type { XmlObject, XmlValue } from './xml-reader.ts'
+
+export type { XmlObject, XmlValue }
 
 export const S3_NAMESPACE = 'http://s3.amazonaws.com/doc/2006-03-01/'
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
@@ -43,32 +46,23 @@ export function parseEncodingType (value: string | undefined): boolean {
   throw s3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: value })
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  removeNSPrefix: true,
-  // keys and ETags are text: kept exactly, never turned into numbers or trimmed
-  parseTagValue: false,
-  trimValues: false,
-  processEntities: true,
-  htmlEntities: true,
-  isArray: (name) => ['Object', 'Part', 'Grant'].includes(name)
-})
-
-export type XmlValue = string | XmlObject | XmlValue[]
-export interface XmlObject { [name: string]: XmlValue }
+/** S3's request documents nest five deep at most (AccessControlPolicy › … › Grantee › ID). */
+const MAX_DEPTH = 8
+/** Elements that always come as lists, even when there is one. */
+const LISTS = new Set(['Object', 'Part', 'Grant'])
 
 /**
- * A request body as parsed XML. Anything not well-formed, and any DOCTYPE
- * (entity definitions S3 does not accept), is `code` (MalformedXML by
- * default).
+ * A request body as parsed XML, holding at most `maxElements` elements.
+ * Anything not well-formed, beyond the bounds, or with a DOCTYPE (entity
+ * definitions S3 does not accept) is `code` (MalformedXML by default).
+ * Reading takes time linear in the body (xml-reader.ts).
  */
-export function parseXml (body: Buffer, code: S3ErrorCode = 'MalformedXML'): XmlObject {
-  const text = body.toString('utf8')
-  if (text.trim() === '' || /<!DOCTYPE/i.test(text) || XMLValidator.validate(text) !== true) throw s3Error(code)
+export function parseXml (body: Buffer, maxElements: number, code: S3ErrorCode = 'MalformedXML'): XmlObject {
   try {
-    return parser.parse(text) as XmlObject
-  } catch {
-    throw s3Error(code)
+    return readXml(body.toString('utf8'), { maxElements, maxDepth: MAX_DEPTH, lists: LISTS })
+  } catch (err) {
+    if (err instanceof XmlError) throw s3Error(code)
+    throw err
   }
 }
 
@@ -77,7 +71,7 @@ export function child (value: XmlValue | undefined, name: string): XmlValue | un
   return value !== undefined && typeof value === 'object' && !Array.isArray(value) ? value[name] : undefined
 }
 
-/** The children named `name` (elements listed in `isArray` above always come as arrays). */
+/** The children named `name` (elements in LISTS above always come as arrays). */
 export function children (value: XmlValue | undefined, name: string): XmlValue[] {
   const found = child(value, name)
   return found === undefined ? [] : Array.isArray(found) ? found : [found]

@@ -65,6 +65,14 @@ export interface Config {
   prefetchRate: number
   uploadExpiry: number
   maxObjectSize: number
+  /** Uploads (request bodies read into the node) running at once; more are answered 503 SlowDown. */
+  uploadsMax: number
+  /** The same, for one tenant. */
+  uploadsPerTenant: number
+  /** Milliseconds a request body (and the request's headers) may leave the node waiting: then 400 RequestTimeout. */
+  bodyTimeout: number
+  /** Bytes per second a request body must average over each `bodyTimeout` of waiting (0: no minimum). */
+  bodyMinRate: number
   blockCache: number
   minFreeSpace: number
   /** true: blocks and index batches are flushed to the disk before a write is acknowledged. */
@@ -83,6 +91,13 @@ export interface SettingSpec {
   parse: (raw: string) => unknown
   /** A switch: its flag may be given without a value, meaning true. */
   toggle?: boolean
+}
+
+/** A duration that arms a timer: at least 100 ms. */
+function parseTimeout (raw: string): number {
+  const value = parseDuration(raw)
+  if (value < 100) throw new Error(`expected a duration of at least 100ms, got '${raw}'`)
+  return value
 }
 
 /** Every setting, its environment variable, its flag and its default. docs/configuration.md mirrors this table. */
@@ -118,6 +133,10 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'prefetchRate', env: 'FDN_PREFETCH_RATE', flag: '--prefetch-rate', default: '120', describe: 'prefetch downloads started per minute at most', parse: parseCount(1, 100000) },
   { key: 'uploadExpiry', env: 'FDN_UPLOAD_EXPIRY', flag: '--upload-expiry', default: '7d', describe: 'unfinished multipart uploads older than this are aborted and their parts freed', parse: parseDuration },
   { key: 'maxObjectSize', env: 'FDN_MAX_OBJECT_SIZE', flag: '--max-object-size', default: '2GB', describe: 'largest upload accepted', parse: parseSize },
+  { key: 'uploadsMax', env: 'FDN_UPLOADS_MAX', flag: '--uploads-max', default: '128', describe: 'uploads running at once on the node; more are answered 503 SlowDown (each holds about 1 MiB while its client sends)', parse: parseCount(1, 100000) },
+  { key: 'uploadsPerTenant', env: 'FDN_UPLOADS_PER_TENANT', flag: '--uploads-per-tenant', default: '32', describe: 'uploads running at once for one tenant; more are answered 503 SlowDown', parse: parseCount(1, 100000) },
+  { key: 'bodyTimeout', env: 'FDN_BODY_TIMEOUT', flag: '--body-timeout', default: '20s', describe: 'a request body that sends nothing this long is cut (400 RequestTimeout); request headers must arrive within it too', parse: parseTimeout },
+  { key: 'bodyMinRate', env: 'FDN_BODY_MIN_RATE', flag: '--body-min-rate', default: '1KB', describe: 'bytes per second a request body must average over each --body-timeout of waiting, or it is cut (0: no minimum)', parse: parseSize },
   { key: 'blockCache', env: 'FDN_BLOCK_CACHE', flag: '--block-cache', default: '128MB', describe: 'memory for verified hot blocks (0 disables)', parse: parseSize },
   { key: 'minFreeSpace', env: 'FDN_MIN_FREE_SPACE', flag: '--min-free-space', default: '1GB', describe: 'uploads are refused when the data disk has less free space than this', parse: parseSize },
   { key: 'fsync', env: 'FDN_FSYNC', flag: '--fsync', default: 'true', describe: 'flush blocks and index to the disk before acknowledging a write, so it survives a power loss (false: faster, survives only a process crash) (1/0, true/false, yes/no)', parse: parseBoolean, toggle: true },

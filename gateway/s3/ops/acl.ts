@@ -11,12 +11,16 @@ import { s3Error } from '../errors.ts'
 import { requestedAcl } from '../headers.ts'
 import { sendXml } from '../operation.ts'
 import type { Operation } from '../operation.ts'
-import { smallBody } from '../request-body.ts'
+import { xmlBody } from '../request-body.ts'
 import { checkVersionId } from './objects.ts'
 import { child, children, document, el, node, owner, parseXml, text } from '../xml.ts'
 
 const ALL_USERS = 'http://acs.amazonaws.com/groups/global/AllUsers'
 const XSI = 'http://www.w3.org/2001/XMLSchema-instance'
+/** An AccessControlPolicy: S3 allows 100 grants, each a few hundred bytes. */
+const MAX_BODY_BYTES = 64 * 1024
+/** Owner (ID, DisplayName), AccessControlList and 100 grants of Grantee (ID, DisplayName, EmailAddress, URI) and Permission. */
+const MAX_ELEMENTS = 5 + 100 * 7
 
 export function aclDocument (tenant: string, acl: Acl): string {
   const id = ownerId(tenant)
@@ -27,7 +31,7 @@ export function aclDocument (tenant: string, acl: Acl): string {
 
 /** The ACL an AccessControlPolicy document stands for. */
 export function aclFromPolicy (body: Buffer): Acl {
-  const root = child(parseXml(body, 'MalformedACLError'), 'AccessControlPolicy')
+  const root = child(parseXml(body, MAX_ELEMENTS, 'MalformedACLError'), 'AccessControlPolicy')
   if (root === undefined) throw s3Error('MalformedACLError')
   const list = child(root, 'AccessControlList')
   const publicRead = children(list, 'Grant').some((grant) => {
@@ -51,7 +55,7 @@ export const putObjectAcl: Operation = async ({ s3, caller, request, reply, env 
   checkVersionId(s3)
   let acl = requestedAcl(s3, undefined)
   if (acl === undefined) {
-    const body = await smallBody(request, caller.auth, 64 * 1024)
+    const body = await xmlBody({ caller, request, reply, env }, MAX_BODY_BYTES)
     if (body.length === 0) throw s3Error('MissingSecurityHeader', 'Your request was missing a required header', { MissingHeaderName: 'x-amz-acl' })
     acl = aclFromPolicy(body)
   }

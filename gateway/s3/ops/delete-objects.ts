@@ -12,10 +12,18 @@ import { s3Error } from '../errors.ts'
 import { toS3Error } from '../error-map.ts'
 import { sendXml } from '../operation.ts'
 import type { Operation } from '../operation.ts'
-import { smallBody } from '../request-body.ts'
+import { xmlBody } from '../request-body.ts'
 import { child, children, document, el, node, parseXml, text } from '../xml.ts'
 
 export const MAX_DELETE_KEYS = 1000
+/**
+ * The largest request document: 1000 keys of up to 1024 bytes, twice over
+ * for escaping and the optional elements (the bound OpenStack Swift's S3
+ * layer uses too).
+ */
+const MAX_BODY_BYTES = 2 * MAX_DELETE_KEYS * 1024
+/** An Object holds Key, VersionId, ETag, LastModifiedTime and Size at most. */
+const MAX_ELEMENTS = MAX_DELETE_KEYS * 6 + 2
 /** Deletions run this many at a time. */
 const CONCURRENCY = 8
 
@@ -32,7 +40,8 @@ function hasIntegrityHeader (headers: Record<string, string | string[] | undefin
 export const deleteObjects: Operation = async ({ s3, caller, request, reply, env }) => {
   const tenant = ownBucket(s3, caller)
   if (!hasIntegrityHeader(s3.headers)) throw s3Error('InvalidRequest', 'Missing required header for this request: Content-Md5')
-  const xml = parseXml(await smallBody(request, caller.auth))
+  // more elements than 1000 keys can have is more than 1000 keys: MalformedXML, as S3 answers those
+  const xml = parseXml(await xmlBody({ caller, request, reply, env }, MAX_BODY_BYTES), MAX_ELEMENTS)
   const root = child(xml, 'Delete')
   if (root === undefined) throw s3Error('MalformedXML')
   const quiet = text(child(root, 'Quiet'))?.trim().toLowerCase() === 'true'

@@ -17,13 +17,21 @@ import { s3Error } from '../errors.ts'
 import { quotedEtag, requestedAcl, storedHeaders, userMetadata } from '../headers.ts'
 import { intParam, sendXml } from '../operation.ts'
 import type { Operation, S3Env } from '../operation.ts'
-import { clientGone, objectBody, smallBody } from '../request-body.ts'
+import { clientGone, objectBody, xmlBody } from '../request-body.ts'
 import { echoChecksum, refuseUnsupportedWrite } from './objects.ts'
 import { child, children, document, el, node, owner, parseEncodingType, parseXml, text, urlEncodeValue } from '../xml.ts'
 
 export const MAX_PART_NUMBER = 10_000
 /** S3's largest part. */
 const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
+/**
+ * The largest CompleteMultipartUpload document: 10,000 parts of at most 256
+ * bytes (`<Part>` with its number, a quoted ETag and one checksum, about 190,
+ * and room for indentation).
+ */
+const MAX_COMPLETE_BYTES = MAX_PART_NUMBER * 256 + 1024
+/** A Part holds PartNumber, ETag and the five checksums at most. */
+const MAX_COMPLETE_ELEMENTS = MAX_PART_NUMBER * 8 + 1
 
 function uploadId (s3: S3Request): string {
   const id = s3.query.get('uploadId')
@@ -80,7 +88,7 @@ export const uploadPart: Operation = async ({ s3, caller, request, reply, env })
   const number = partNumber(s3)
   await requireUpload(env, tenant, id, objectKey(s3))
   const maxSize = Math.min(env.maxObjectSize, MAX_PART_SIZE)
-  const body = objectBody(request, caller.auth, maxSize)
+  const body = objectBody({ caller, request, reply, env }, maxSize)
   const part = await env.objects.uploadPart(tenant, id, number, body, { maxSize, signal: clientGone(request), verify: body.checkObjectHashes })
   reply.header('etag', quotedEtag(part.etag))
   echoChecksum(reply, body)
@@ -102,7 +110,7 @@ export const uploadPartCopy: Operation = async ({ s3, caller, reply, env }) => {
 
 /** The parts named in a CompleteMultipartUpload body. */
 export function completedParts (body: Buffer): CompletedPart[] {
-  const root = child(parseXml(body), 'CompleteMultipartUpload')
+  const root = child(parseXml(body, MAX_COMPLETE_ELEMENTS), 'CompleteMultipartUpload')
   if (root === undefined) throw s3Error('MalformedXML')
   const parts = children(root, 'Part').map((part) => {
     const number = text(child(part, 'PartNumber'))?.trim() ?? ''
@@ -124,7 +132,7 @@ export const completeMultipartUpload: Operation = async ({ s3, caller, request, 
   const id = uploadId(s3)
   refuseUnsupportedWrite(s3)
   await requireUpload(env, tenant, id, objectKey(s3))
-  const parts = completedParts(await smallBody(request, caller.auth))
+  const parts = completedParts(await xmlBody({ caller, request, reply, env }, MAX_COMPLETE_BYTES))
   const size = await completedSize(env, tenant, id, parts)
   if (size > env.maxObjectSize) {
     throw s3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(env.maxObjectSize) })

@@ -50,7 +50,7 @@ export const putObject: Operation = async ({ s3, caller, request, reply, env }) 
   const headers = storedHeaders(s3)
   const metadata = userMetadata(s3)
   const acl = requestedAcl(s3, 'private')!
-  const body = objectBody(request, caller.auth, env.maxObjectSize)
+  const body = objectBody({ caller, request, reply, env }, env.maxObjectSize)
   const options = { headers, metadata, acl, maxSize: env.maxObjectSize, signal: clientGone(request), verify: body.checkObjectHashes }
   const expectedSize = body.plan.decodedLength
   const record = await env.objects.put(tenant, key, body, expectedSize === undefined ? options : { ...options, expectedSize })
