@@ -103,10 +103,14 @@ export class SwarmNode {
         inboundConnectionThreshold: 1000,
         maxIncomingPendingConnections: 100
       },
+      // a heartbeat that failed under load (ping streams over their limit, a ping stuck behind megabytes of
+      // blocks) aborted a live connection, and every bitswap message and replicate answer on it was lost;
+      // a dead peer is still found by its connection closing, the health pings and the fetcher's stall watch
+      connectionMonitor: { abortConnectionOnPingFailure: false },
       services: {
         identify: identify(),
-        // libp2p's connection monitor pings too: one stream per connection is not enough
-        ping: ping({ maxOutboundStreams: 8, maxInboundStreams: 8 }),
+        // libp2p's connection monitor and the health loop ping the same peers: one stream each is not enough
+        ping: ping({ maxOutboundStreams: 32, maxInboundStreams: 32 }),
         dht: kadDHT({
           protocol: KAD_PROTOCOL,
           ...KAD_QUERY,
