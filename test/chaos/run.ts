@@ -202,7 +202,7 @@ async function chaos (options: Options, report: ChaosReport, cleanup: Cleanup): 
   const publicBlobs = [...model.keys.values()].flatMap(record => { const version = certainVersion(record); return version?.public === true ? [version] : [] })
   const controls = root.fork('controls').shuffle(publicBlobs).slice(0, 3)
   const reached = (await Promise.all(controls.map(async version => await stranger.fetches(version.cid, version.sha256)))).filter(Boolean).length
-  if (controls.length > 0 && reached === 0) violation({ kind: 'public-blob-unreachable', detail: `the stranger fetched none of ${controls.length} public blobs: its privacy probes prove nothing` })
+  if (controls.length > 0 && reached === 0) violation({ kind: 'public-blob-unreachable', detail: `the stranger fetched none of ${controls.length} public blobs (it is connected to ${await stranger.connected()} peers): its privacy probes prove nothing` })
   for (const found of await checkPrivacy(context, stranger)) violation(found)
   for (const found of await checkStores(context)) violation(found)
   const extra = await overReplicated(context)

@@ -8,6 +8,7 @@
  */
 import type { RunningDaemon } from '../helpers/daemon.ts'
 import { sha256Hex } from '../helpers/bytes.ts'
+import type { StatusResponse } from '../../protocol/admin-api.ts'
 import type { Cluster } from './cluster.ts'
 import type { ChaosReport, Violation } from './report.ts'
 
@@ -69,14 +70,28 @@ export class Stranger {
     }
   }
 
-  /** Whether the stranger fetches a public blob at all (else the privacy probes prove nothing). */
+  /** Whether the stranger fetches a public blob at all (else the privacy probes prove nothing): a few tries, its fetch timeout is short. */
   async fetches (cid: string, sha256: string): Promise<boolean> {
     if (this.daemon == null) return false
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const response = await fetch(`${this.daemon.http}/ipfs/${cid}`, { signal: AbortSignal.timeout(30_000) })
+        if (response.status === 200 && sha256Hex(Buffer.from(await response.arrayBuffer())) === sha256) return true
+        await response.arrayBuffer().catch(() => {})
+      } catch {}
+      await new Promise(resolve => setTimeout(resolve, 2000))
+    }
+    return false
+  }
+
+  /** Peers the stranger is connected to, for the report (-1: it did not answer). */
+  async connected (): Promise<number> {
+    if (this.daemon == null) return -1
     try {
-      const response = await fetch(`${this.daemon.http}/ipfs/${cid}`, { signal: AbortSignal.timeout(30_000) })
-      return response.status === 200 && sha256Hex(Buffer.from(await response.arrayBuffer())) === sha256
+      const response = await fetch(`${this.daemon.admin}/admin/v1/status`, { headers: { authorization: `Bearer ${this.daemon.token}` }, signal: AbortSignal.timeout(15_000) })
+      return ((await response.json()) as StatusResponse).swarm.connected
     } catch {
-      return false
+      return -1
     }
   }
 
