@@ -101,8 +101,13 @@ async function chaos (options: Options, report: ChaosReport, cleanup: Cleanup): 
   const runDir = await mkdtemp(path.join(tmpdir(), `${RUN_PREFIX}${process.pid}-`))
   await writeOwner(runDir, { pid: process.pid })
   cleanup.add('remove the run directory', async () => {
-    if (options.keep) log(`kept ${runDir}`)
-    else await rm(runDir, { recursive: true, force: true })
+    if (options.keep) {
+      // without its owner record the next run's sweep leaves it alone
+      await rm(path.join(runDir, 'owner.json'), { force: true })
+      log(`kept ${runDir}`)
+    } else {
+      await rm(runDir, { recursive: true, force: true })
+    }
   })
 
   const origin = await startOrigin()
