@@ -16,6 +16,7 @@ import type { MediaStore } from '../store/media-store.ts'
 import { addRef } from '../store/refs.ts'
 import type { TenantRegistry } from '../tenants/registry.ts'
 import type { PeerHealthMonitor } from './peer-health.ts'
+import type { ServePolicy } from './serve-policy.ts'
 import type { SwarmFetcher } from './swarm-fetch.ts'
 import type { SwarmNode } from './swarm-node.ts'
 import { ask, serve } from './wire.ts'
@@ -27,12 +28,15 @@ export interface RecoveryOptions {
   tenants: TenantRegistry
   fetcher: SwarmFetcher
   health: PeerHealthMonitor
+  policy: ServePolicy
   maxObjectSize: number
   /** How long a blob's transfer may go without a block from any holder before it is given up. */
   fetchTimeoutMs: number
   log: Logger
 }
 
+/** How long a recovering node may copy back the private blobs it left with a holder. */
+const GRANT_MS = 60 * 60 * 1000
 /** Blobs fetched at once during a recovery. */
 const CONCURRENCY = 8
 /** Longest one ask of a trusted peer may take, and the least a first ask is given however short the wait. */
@@ -63,7 +67,7 @@ export class Recovery {
     await serve(this.options.node, RECOVER_PROTOCOL, async (bytes, peer) => await this.answer(bytes, peer), { maxInboundStreams: 8, readTimeoutMs: 10_000 })
   }
 
-  /** The peer side: the asking node's manifests held here (what it left with us, private or not, the serve policy lets it copy back). */
+  /** The peer side: the asking node's manifests held here, and a grant, to that node alone, to copy back the private blobs it left with us. */
   private async answer (bytes: Uint8Array, peer: PeerId): Promise<RecoverResponse> {
     try {
       decodeRecoverRequest(bytes)
@@ -78,6 +82,9 @@ export class Recovery {
     const manifests: RecoveredManifest[] = []
     for await (const [key, pointer] of this.options.store.db.entries('manifest', { gt: `${origin}/`, lt: `${origin}/\xff` })) {
       manifests.push({ tenant: key.slice(origin.length + 1), version: pointer.version, cid: pointer.cid })
+    }
+    for await (const [, attestation] of this.options.store.db.entries('attestation', { gt: `${origin}/`, lt: `${origin}/\xff` })) {
+      if (!attestation.payload.public) this.options.policy.grant(attestation.payload.cid, origin, GRANT_MS)
     }
     this.options.log.info({ peer: origin, manifests: manifests.length }, 'serving a recovery')
     return { ok: true, manifests }

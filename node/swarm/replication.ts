@@ -99,6 +99,8 @@ export class Replicator {
   /** Tokens for starting re-replications, refilled at `repairRate` per second. */
   private tokens: number
   private lastRefill = Date.now()
+  /** Blobs whose reconcile threw (a full disk, a closed index): the next repair round tries them again. */
+  private readonly failed = new Set<string>()
   /** Where the next `check` of each holder starts in its list of copies. */
   private readonly checkCursor = new Map<string, number>()
 
@@ -150,7 +152,10 @@ export class Replicator {
       this.queue.delete(cid)
       this.workers++
       const work = this.reconcile(cid)
-        .catch((err: unknown) => { this.options.log.warn({ err, cid }, 'replication failed; retried at the next repair round') })
+        .catch((err: unknown) => {
+          this.failed.add(cid)
+          this.options.log.warn({ err, cid }, 'replication failed; retried at the next repair round')
+        })
         .finally(() => {
           this.workers--
           this.running.delete(cid)
@@ -193,6 +198,8 @@ export class Replicator {
       return
     }
     const holders = [...(placement?.holders ?? [])]
+    /** Peers asked to hold a copy this time: any of them may hold one now, acknowledged or not. */
+    const asked = new Set<string>()
     let lastError: string | undefined
     // holders unreachable past the grace period are replaced
     const live = holders.filter(holder => this.options.health.health(holder.peer) !== 'unreachable')
@@ -206,6 +213,7 @@ export class Replicator {
           break
         }
         try {
+          asked.add(peer)
           await this.hold(peer, attestation)
           live.push({ peer, since: new Date().toISOString() })
         } catch (err) {
@@ -246,12 +254,20 @@ export class Replicator {
       this.count(cid, next)
       return
     }
+    let gone = false
     await store.transact(async tx => {
-      // the blob may have gone while peers were asked: then its copies go too, at the next reconcile
-      if (await tx.get('blob', cid) != null) tx.put('placement', cid, next)
+      if (await tx.get('blob', cid) != null) {
+        tx.put('placement', cid, next)
+        return
+      }
+      // the blob went while peers were asked: every peer that may have taken a copy is told to drop it, at the
+      // next reconcile and, should that miss one, at the repair rounds after (a placement with want 0)
+      gone = true
+      const told = [...live, ...[...asked].filter(peer => !live.some(holder => holder.peer === peer)).map(peer => ({ peer, since: new Date().toISOString() }))]
+      if (told.length > 0) tx.put('placement', cid, { want: 0, holders: told, tried: true, lastError: 'release not delivered yet' })
     })
-    this.count(cid, next)
-    if (blob != null && await store.db.get('blob', cid) == null) this.enqueue(cid)
+    this.count(cid, gone ? undefined : next)
+    if (gone) this.enqueue(cid)
   }
 
   /** Copies wanted: the largest `replicas` among the tenants (or pins) whose references make this node the blob's origin. */
@@ -358,6 +374,8 @@ export class Replicator {
     if (this.round != null || this.stopped) return
     this.round = (async () => {
       await this.options.health.check()
+      for (const cid of this.failed) this.enqueue(cid)
+      this.failed.clear()
       const byHolder = new Map<string, string[]>()
       for await (const [cid, placement] of this.options.store.db.entries('placement')) {
         // a release some holder has not received yet: told again

@@ -1,6 +1,5 @@
 import type { CID } from 'multiformats/cid'
 import type { MediaStore } from '../store/media-store.ts'
-import type { BlobRecord } from '../store/records.ts'
 
 /** Grants kept before expired ones are swept (each is one hold in flight). */
 const SWEEP_AT = 10_000
@@ -8,12 +7,14 @@ const SWEEP_AT = 10_000
 /**
  * Which blocks this node hands to a peer that asks (bitswap). A block of a
  * public blob goes to anyone. A block whose every blob is private goes only
- * to the peers those blobs' placement names, each by peer ID: the holders
- * this node placed copies with, the origin a copy is held for here (its
- * recovery and repairs read it back), and, for the time a hold takes, the
- * peer asked to hold it. Everyone else is told the node does not have it, as
- * for a block it never stored. A block is judged by every blob that holds
- * it, so the leaves of a private file are as private as its root.
+ * to a peer holding a grant for one of those blobs, each by peer ID and for a
+ * bounded time: the peer asked to hold a copy (for as long as a hold takes),
+ * the origin recovering what it left here. Everyone else, the same peers
+ * outside their grants included, is told the node does not have it, as for a
+ * block it never stored: a peer's gateway read keeps what it fetches as a
+ * public cache copy, so being named in a placement must not be enough. A
+ * block is judged by every blob that holds it, so the leaves of a private
+ * file are as private as its root.
  */
 export class ServePolicy {
   private readonly store: MediaStore
@@ -36,7 +37,7 @@ export class ServePolicy {
   async mayServe (cid: CID, peer: string | undefined): Promise<boolean> {
     if (peer == null) return true
     for await (const blob of this.store.blobsContaining(cid)) {
-      if (blob.publicRefs > 0 || this.granted(blob.cid, peer) || await this.named(blob, peer)) return true
+      if (blob.publicRefs > 0 || this.granted(blob.cid, peer)) return true
     }
     return false
   }
@@ -48,13 +49,6 @@ export class ServePolicy {
     if (until >= Date.now()) return true
     this.grants.delete(key)
     return false
-  }
-
-  /** A holder of this node's copy, or the origin of a copy held here. */
-  private async named (blob: BlobRecord, peer: string): Promise<boolean> {
-    if (await this.store.db.get('attestation', `${peer}/${blob.cid}`) != null) return true
-    const placement = await this.store.db.get('placement', blob.cid)
-    return placement?.holders.some(holder => holder.peer === peer) === true
   }
 
   private sweep (): void {

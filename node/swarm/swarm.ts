@@ -109,6 +109,7 @@ export class Swarm {
       tenants: options.tenants,
       fetcher: this.fetcher,
       health: this.health,
+      policy,
       maxObjectSize: options.maxObjectSize,
       fetchTimeoutMs: Math.max(options.fetchTimeout, 60_000),
       log
