@@ -48,9 +48,9 @@ interface Generation {
  * connection closes or a want fails to go out while blocks are wanted, or no
  * block has come for a while, the session is replaced by a new one that asks
  * the peers connected now and the DHT again, and the gets waiting on the old
- * one ask the new one. After the first block (the root), a get that fails
- * is asked again in a new session too, until no block has come for the idle
- * bound; the root's own failure (nobody has it) is final, before any byte.
+ * one ask the new one. A get that fails is asked again in a new session
+ * too: after the first block (the root) until no block has come for the
+ * idle bound; the root once, so a blob nobody has fails before any byte.
  */
 export class FailoverSession {
   /** Aborted when the fetch gives up: the caller's signal, or no block within the idle bound. */
@@ -96,7 +96,7 @@ export class FailoverSession {
   async get (cid: CID): Promise<Uint8Array> {
     if (this.waiting++ === 0) this.lastProgress = Date.now()
     try {
-      for (let attempt = 0; ; attempt++) {
+      for (let failures = 0; ;) {
         const generation = this.current
         try {
           const block = await sessionBlock(generation.session, cid, AbortSignal.any([this.signal, generation.replaced.signal]), this.onProgress)
@@ -106,9 +106,10 @@ export class FailoverSession {
         } catch (err) {
           if (this.signal.aborted) throw this.signal.reason
           if (generation !== this.current) continue
-          if (!this.started) throw err
-          // the session failed by itself (nobody in it has the block now): look again shortly
-          await sleep(Math.min(250 * 2 ** attempt, 2000), undefined, { signal: this.signal }).catch(() => {})
+          // the session failed by itself: nobody in it has the block now. Before the root that is believed once a
+          // second session says so too (right after a holder died or a copy moved, peers disagree for a moment)
+          if (++failures > 1 && !this.started) throw err
+          await sleep(Math.min(250 * 2 ** (failures - 1), 2000), undefined, { signal: this.signal }).catch(() => {})
           if (this.signal.aborted) throw this.signal.reason
           if (generation === this.current) this.renew()
         }
