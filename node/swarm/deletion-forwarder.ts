@@ -7,6 +7,7 @@ import type { Deletion, ForwardedRequest, Signed } from '../../protocol/swarm-re
 import { decodeDeleteRequest, decodeDeleteResponse, DELETE_PROTOCOL } from '../../protocol/swarm-wire.ts'
 import type { DeleteResponse } from '../../protocol/swarm-wire.ts'
 import type { Logger } from '../log.ts'
+import type { PendingDeletion, PendingDeletions } from './pending-deletions.ts'
 import type { SwarmNode } from './swarm-node.ts'
 import { ask, serve } from './wire.ts'
 
@@ -28,7 +29,7 @@ const MAX_PENDING = 1000
  * it, signed by its identity, to every connected peer and every trusted
  * peer; each checks both signatures and removes its own copies. A trusted
  * peer that cannot be reached is asked again every FDN_REPAIR_INTERVAL for
- * an hour (kept in memory: a restart forgets them). Peers do not pass it on: the origin
+ * an hour, across restarts (`PendingDeletions`). Peers do not pass it on: the origin
  * reaches its peers, which is the swarm of a friendly group
  * (docs/activitypub.md says what a wider swarm would need).
  */
@@ -39,15 +40,18 @@ export class DeletionForwarder {
   private readonly log: Logger
   private handler: DeletionHandler | undefined
   /** Trusted peers that missed deletions, with the records still to send and when they were made. */
-  private readonly pending: Array<{ peer: string, records: Array<Signed<Deletion>>, since: number }> = []
+  private readonly pending: PendingDeletion[] = []
+  /** Where `pending` is kept across restarts. */
+  private readonly journal: PendingDeletions
   private readonly retryIntervalMs: number
   private retrying: NodeJS.Timeout | undefined
   private sweeping = false
 
   private readonly dropHeld: (origin: string, cid: CidString) => Promise<void>
 
-  constructor (options: { node: SwarmNode, privateKey: PrivateKey, trusted: ReadonlySet<string>, retryIntervalMs: number, dropHeld: (origin: string, cid: CidString) => Promise<void>, log: Logger }) {
+  constructor (options: { node: SwarmNode, privateKey: PrivateKey, trusted: ReadonlySet<string>, retryIntervalMs: number, dropHeld: (origin: string, cid: CidString) => Promise<void>, journal: PendingDeletions, log: Logger }) {
     this.node = options.node
+    this.journal = options.journal
     this.dropHeld = options.dropHeld
     this.retryIntervalMs = options.retryIntervalMs
     this.privateKey = options.privateKey
@@ -56,6 +60,7 @@ export class DeletionForwarder {
   }
 
   async start (): Promise<void> {
+    this.pending.push(...(await this.journal.load()).filter(entry => Date.now() - entry.since < RETRY_FOR_MS))
     await serve(this.node, DELETE_PROTOCOL, async (bytes, peer) => await this.receive(bytes, peer.toString()), { maxInboundStreams: 16, readTimeoutMs: 10_000 })
     this.retrying = setInterval(() => { void this.retry() }, this.retryIntervalMs)
     this.retrying.unref()
@@ -96,6 +101,7 @@ export class DeletionForwarder {
       this.log.info({ peer, err: result.reason }, 'a peer did not take a forwarded deletion')
       if (this.trusted.has(peer)) this.keep(peer, records)
     })
+    if (results.some((result, i) => result.status === 'rejected' && this.trusted.has(peers[i]!))) await this.journal.save(this.pending)
     return { peers: taken, applied }
   }
 
@@ -129,6 +135,7 @@ export class DeletionForwarder {
           if (!(err instanceof FdnError)) this.pending.push(entry)
         }
       }
+      await this.journal.save(this.pending)
     } finally {
       this.sweeping = false
     }

@@ -352,8 +352,16 @@ export class Replicator {
     return true
   }
 
-  /** At start: every blob with an origin reference short of copies is replicated. */
+  /**
+   * At start: every blob with an origin reference short of copies is
+   * replicated, and the copies of every blob that went while the node was
+   * down, or before its reconcile ran (a crash right after a delete), are
+   * released.
+   */
   private async sweepOrigins (): Promise<void> {
+    for await (const [cid, placement] of this.options.store.db.entries('placement')) {
+      if (placement.want > 0 && await this.options.store.db.get('blob', cid) == null) this.enqueue(cid)
+    }
     const seen = new Set<string>()
     for await (const [key] of this.options.store.db.entries('ref')) {
       const cid = key.slice(0, key.indexOf('/'))

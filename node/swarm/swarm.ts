@@ -1,3 +1,4 @@
+import path from 'node:path'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { CID } from 'multiformats/cid'
@@ -23,6 +24,7 @@ import { Recovery } from './recovery.ts'
 import { Replicator } from './replication.ts'
 import { ServePolicy } from './serve-policy.ts'
 import { absentFromSwarm, SwarmFetcher } from './swarm-fetch.ts'
+import { PendingDeletions } from './pending-deletions.ts'
 import { SwarmNode } from './swarm-node.ts'
 
 export interface SwarmOptions {
@@ -99,6 +101,7 @@ export class Swarm {
       trusted: this.health.trusted,
       retryIntervalMs: options.repairInterval,
       dropHeld: async (origin, cid) => { await this.replicator.drop(origin, cid) },
+      journal: new PendingDeletions(path.join(options.dataDir, 'deletions-pending.json'), log),
       log
     })
     this.manifests = new ManifestPublisher(store, options.privateKey, node.peerId.toString(), log)
