@@ -603,6 +603,12 @@ export class Replicator {
     })
   }
 
+  /** Whether a copy of this blob is being taken for a peer right now. */
+  isAccepting (cid: string): boolean {
+    for (const key of this.accepting.keys()) if (key.endsWith(`/${cid}`)) return true
+    return false
+  }
+
   /** Copies this node holds for other nodes. */
   async heldForPeers (): Promise<number> {
     let blobs = 0

@@ -171,8 +171,30 @@ export class Swarm {
   async fetchForRead (cid: CID, options: { signal?: AbortSignal, onBytes?: (chunk: Uint8Array) => Promise<void> } = {}): Promise<void> {
     const absent = this.absentNow(cid)
     if (absent != null) throw absent
+    const { onBytes } = options
+    let checked = false
+    const firstChecked = onBytes == null
+      ? undefined
+      : async (chunk: Uint8Array): Promise<void> => {
+        // the bytes may come from a copy this node is taking for a peer, or already holds privately: none for a reader
+        if (!checked && await this.heldPrivately(cid)) throw this.absent(cid)
+        checked = true
+        await onBytes(chunk)
+      }
+    if (await this.heldPrivately(cid)) throw this.absent(cid)
     // trusted peers are asked directly, then the DHT: a DHT record may name a dead origin, or not name a new holder yet
-    await this.fetchToCache(cid, this.connectedTrusted(), undefined, options.onBytes)
+    await this.fetchToCache(cid, this.connectedTrusted(), undefined, firstChecked)
+  }
+
+  /**
+   * Whether this node keeps the blob privately, or is taking a copy of it for
+   * a peer right now (whose origin lets this node, and only it, copy a
+   * private blob): a gateway read must not serve or cache those bytes.
+   */
+  private async heldPrivately (cid: CID): Promise<boolean> {
+    if (this.replicator.isAccepting(cidString(cid))) return true
+    const blob = await this.options.store.stat(cid)
+    return blob != null && blob.publicRefs === 0
   }
 
   /** The answer for a blob no peer has, given without asking one when the answer is known now. */
