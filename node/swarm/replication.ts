@@ -146,9 +146,10 @@ export class Replicator {
   }
 
   private pump (): void {
-    while (this.workers < CONCURRENCY && this.queue.size > 0) {
-      const cid = this.queue.values().next().value as string
-      if (this.running.has(cid)) return
+    for (const cid of this.queue) {
+      if (this.workers >= CONCURRENCY) return
+      // queued again while its reconcile runs: it waits for that one, and the blobs behind it do not
+      if (this.running.has(cid)) continue
       this.queue.delete(cid)
       this.workers++
       const work = this.reconcile(cid)
