@@ -55,8 +55,7 @@ export async function ipfsRoutes (app: FastifyInstance, { store, swarm }: IpfsRo
     if (!await isLocal(store, cid)) {
       await refuseDeleted(store, cid)
       if (swarm != null && format.kind === 'file' && isPlainGet(request)) {
-        const streamed = await streamWhileFetching(swarm, cid, request, reply)
-        if (streamed !== undefined) return streamed
+        if (await streamWhileFetching(swarm, cid, request, reply)) return reply
       } else if (swarm != null) {
         await swarm.fetchForRead(cid, { signal: abortOf(reply) })
       }
@@ -92,10 +91,10 @@ function isPlainGet (request: FastifyRequest): boolean {
  * Answers a GET of a blob the node lacks as its bytes arrive from the swarm
  * (the media type sniffed from the first piece, no Content-Length). When a
  * fetch of it is already running, or it completes before a first piece is
- * seen, resolves undefined: the blob is local by then and is served as usual.
+ * seen, resolves false: the blob is local by then and is served as usual.
  * A client that goes away does not stop the fetch: the blob is still cached.
  */
-async function streamWhileFetching (swarm: SwarmReads, cid: CID, request: FastifyRequest<{ Querystring: Query }>, reply: FastifyReply): Promise<unknown> {
+async function streamWhileFetching (swarm: SwarmReads, cid: CID, request: FastifyRequest<{ Querystring: Query }>, reply: FastifyReply): Promise<boolean> {
   const body = new PassThrough()
   let first: ((chunk: Uint8Array | undefined) => void) | undefined
   let fail: ((err: unknown) => void) | undefined
@@ -120,11 +119,13 @@ async function streamWhileFetching (swarm: SwarmReads, cid: CID, request: Fastif
     }
   )
   const piece = await firstPiece
-  if (piece === undefined) return undefined
+  if (piece === undefined) return false
   const etag = `"${cidString(cid)}"`
   reply.header('etag', etag)
   setFileType(reply, await detectMediaType(piece.subarray(0, SNIFF_BYTES)), request.query.filename, request.query.download === 'true')
-  return await reply.send(body)
+  // not awaited: a reply is a thenable that resolves to nothing once sent, which read as "not streamed"
+  void reply.send(body)
+  return true
 }
 
 /** What the gateway answers for a CID it does not show: the same whether it never held it or holds it privately. */

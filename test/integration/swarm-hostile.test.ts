@@ -558,12 +558,11 @@ describe('private swarms: a node with another swarm key, or none, cannot connect
     }
   })
 
-  it('a blob no connected peer has: 504 with Retry-After (the swarm may have it later)', async () => {
+  it('a blob no connected peer has: 404 once every peer asked says so and the DHT names no one', async () => {
     const missing = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
     const got = await gatewayGet(sameKey, missing)
-    assert.equal(got.status, 504, got.bytes.toString())
-    assert.match(got.headers.get('retry-after') ?? '', /^\d+$/)
-    assert.match(got.bytes.toString(), /fetch_timeout/)
+    assert.equal(got.status, 404, got.bytes.toString())
+    assert.match(got.bytes.toString(), /is not held by this node, and no swarm peer has it/)
   })
 
   it('nodes with the same key connect, and a fetch through the swarm returns the same bytes', async () => {
