@@ -148,7 +148,7 @@ describe('ActivityPub: the actor, and Deletes signed by the media\'s owner', () 
     assert.equal(await gatewayStatus(nodes[0]!, `/ipfs/${cids['/alice/1b.png']!}`), 410)
     assert.equal(await blobView(nodes[0]!, cids['/alice/1b.png']!), undefined)
     await waitFor(async () => (await blobView(nodes[1]!, cids['/alice/1b.png']!)) == null, 20_000, 'the peer to drop its copy of 1b')
-    await waitFor(async () => await gatewayStatus(nodes[1]!, `/ipfs/${cids['/alice/1b.png']!}`) === 410, 10_000, 'the peer to answer 410 for 1b')
+    await waitFor(async () => await gatewayStatus(nodes[1]!, `/ipfs/${cids['/alice/1b.png']!}`) === 410, 30_000, 'the peer to answer 410 for 1b')
     // the actor's other status is untouched
     assert.equal(await gatewayStatus(nodes[0]!, `/ipfs/${cids['/alice/2.jpg']!}`), 200)
     const after = await deletions()
