@@ -60,9 +60,10 @@ describe('fdn tenant', () => {
   })
 
   it('refuses duplicates, invalid and reserved names with one line', async () => {
-    for (const [name, pattern] of [['pixelfed', /exists already/], ['Bad_Name', /not a valid tenant/], ['ab', /not a valid tenant/], ['ipfs', /reserved/]] as const) {
+    // a name the node refuses is a usage error (exit 2); a name already taken is a conflict (exit 1)
+    for (const [name, pattern, code] of [['pixelfed', /exists already/, 1], ['Bad_Name', /not a valid tenant/, 2], ['ab', /not a valid tenant/, 2], ['ipfs', /reserved/, 2]] as const) {
       const result = await runCli(['tenant', 'add', name], env)
-      assert.equal(result.code, 1, name)
+      assert.equal(result.code, code, name)
       assert.match(result.stderr, pattern)
       assert.equal(result.stderr.trim().split('\n').length, 1)
     }
