@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { S3Client } from '@aws-sdk/client-s3'
 import { startOrigin } from '../helpers/origin.ts'
 import { startActorServer } from '../helpers/fediverse.ts'
 import { createTenant } from '../helpers/s3.ts'
@@ -26,7 +25,7 @@ import { Random } from './random.ts'
 import { emptyReport, formatReport } from './report.ts'
 import type { ChaosReport, Violation } from './report.ts'
 import { Stranger } from './stranger.ts'
-import { Workload } from './workload.ts'
+import { tenantClient, Workload } from './workload.ts'
 
 const USAGE = `usage: npm run chaos -- [--nodes N] [--minutes M] [--seed S] [--json] [--keep]
 
@@ -192,15 +191,7 @@ async function chaos (options: Options, report: ChaosReport, cleanup: Cleanup): 
   await cluster.sampleDirect()
   log(`settled in ${report.settle.seconds} s; final checks`)
 
-  const clients = new Map(tenants.map(tenant => [tenant.index, new S3Client({
-    endpoint: cluster.nodes[tenant.home]!.http,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: tenant.accessKeyId, secretAccessKey: tenant.secretAccessKey },
-    maxAttempts: 1,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED'
-  })]))
+  const clients = new Map(tenants.map(tenant => [tenant.index, tenantClient(cluster.nodes[tenant.home]!.http, tenant)]))
   cleanup.add('close the checkers\' S3 clients', async () => { for (const client of clients.values()) client.destroy() })
   for (const found of await checkObjects(context, clients)) violation(found)
   await stranger.stop()

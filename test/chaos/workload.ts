@@ -83,6 +83,19 @@ async function httpGet (url: string, ms = REQUEST_TIMEOUT_MS): Promise<{ status:
   return { status: response.status, body: Buffer.from(await response.arrayBuffer()) }
 }
 
+/** A tenant's S3 client on a node: one attempt (a failure is an outcome to record, not to retry), no SDK checksums (DESIGN.md). */
+export function tenantClient (endpoint: string, tenant: Pick<TenantInfo, 'accessKeyId' | 'secretAccessKey'>): S3Client {
+  return new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: tenant.accessKeyId, secretAccessKey: tenant.secretAccessKey },
+    maxAttempts: 1,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED'
+  })
+}
+
 export class Workload {
   private readonly context: WorkloadContext
   private readonly rng: Random
@@ -96,15 +109,7 @@ export class Workload {
     this.context = context
     this.rng = rng
     for (const tenant of context.model.tenants) {
-      this.clients.set(tenant, new S3Client({
-        endpoint: context.cluster.nodes[tenant.home]!.http,
-        region: 'us-east-1',
-        forcePathStyle: true,
-        credentials: { accessKeyId: tenant.accessKeyId, secretAccessKey: tenant.secretAccessKey },
-        maxAttempts: 1,
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED'
-      }))
+      this.clients.set(tenant, tenantClient(context.cluster.nodes[tenant.home]!.http, tenant))
     }
   }
 
