@@ -94,7 +94,8 @@ export class Announcer {
     if (blob == null) return
     // a provider record tells the whole swarm that a blob exists and who has it: private blobs get none
     if (blob.publicRefs === 0) {
-      await this.withdraw(cid)
+      // most private blobs were never announced: no index transaction on every private upload
+      if (await this.store.db.get('provided', cid) != null) await this.withdraw(cid)
       return
     }
     const last = await this.store.db.get('provided', cid)
